@@ -1,0 +1,45 @@
+"""The ASGI application: routes, error rendering, and the services it calls."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from smsgate.api import errors
+from smsgate.api.context import Services
+from smsgate.api.routes import accounts, messages, numbers
+from smsgate.clock import Clock, SystemClock
+from smsgate.config import Settings
+from smsgate.services.accounts import AccountService
+from smsgate.services.messages import MessageService
+from smsgate.services.numbers import NumberService
+from smsgate.store.base import Store
+
+
+async def healthz(request: Request) -> Response:
+    return Response(b'{"status":"ok"}', media_type="application/json")
+
+
+def create_app(settings: Settings, store: Store, clock: Clock | None = None) -> Starlette:
+    """Build the app around an already-open store."""
+    clock = clock or SystemClock()
+    app = Starlette(
+        routes=[
+            Route("/healthz", healthz, methods=["GET"]),
+            *accounts.routes,
+            *numbers.routes,
+            *messages.routes,
+        ],
+        exception_handlers=dict[Any, Any](errors.HANDLERS),
+    )
+    app.state.services = Services(
+        settings=settings,
+        accounts=AccountService(store, clock),
+        numbers=NumberService(store, clock),
+        messages=MessageService(store, clock),
+    )
+    return app

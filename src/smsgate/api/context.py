@@ -1,0 +1,32 @@
+"""What request handlers reach through ``request.app.state``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.requests import Request
+
+from smsgate.config import Settings
+from smsgate.errors import NotFound
+from smsgate.services.accounts import AccountService
+from smsgate.services.messages import MessageService
+from smsgate.services.numbers import NumberService
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    settings: Settings
+    accounts: AccountService
+    numbers: NumberService
+    messages: MessageService
+
+
+def services(request: Request) -> Services:
+    svc: Services = request.app.state.services
+    return svc
+
+
+def require_json(request: Request) -> None:
+    """Only the ``.json`` representation exists for now; XML and CSV come later."""
+    if request.path_params.get("fmt") != ".json":
+        raise NotFound()

@@ -1,0 +1,112 @@
+"""Reading Twilio-style requests: form-encoded bodies, query strings, typed parameters.
+
+Twilio clients send small ``application/x-www-form-urlencoded`` bodies, so we parse them with
+``urllib.parse.parse_qsl`` (much cheaper than a general multipart parser). The Python SDK
+sends empty strings for unset parameters, so ``value()`` treats ``""`` as absent; ``raw()``
+keeps the difference for the few parameters where ``""`` means something (``Body=""``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from urllib.parse import parse_qsl
+
+from dateutil import parser as dateparser
+from starlette.requests import Request
+
+from smsgate.errors import BadRequest, PayloadTooLarge
+
+TRUE = frozenset({"true", "1", "yes"})
+FALSE = frozenset({"false", "0", "no"})
+
+
+class Params:
+    """A multi-valued parameter set with typed accessors that raise Twilio-style 400s."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self, pairs: Iterable[tuple[str, str]]) -> None:
+        values: dict[str, list[str]] = {}
+        for key, value in pairs:
+            values.setdefault(key, []).append(value)
+        self._values = values
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._values
+
+    def raw(self, name: str) -> str | None:
+        """The first value as sent, ``""`` included; None when the parameter is absent."""
+        found = self._values.get(name)
+        return found[0] if found else None
+
+    def value(self, name: str) -> str | None:
+        """The first non-empty value, or None."""
+        found = self._values.get(name)
+        if not found:
+            return None
+        return found[0] or None
+
+    def all(self, name: str) -> list[str]:
+        """Every non-empty value of a repeated parameter (``MediaUrl=a&MediaUrl=b``)."""
+        return [v for v in self._values.get(name, ()) if v]
+
+    def boolean(self, name: str) -> bool | None:
+        raw = self.value(name)
+        if raw is None:
+            return None
+        lowered = raw.lower()
+        if lowered in TRUE:
+            return True
+        if lowered in FALSE:
+            return False
+        raise BadRequest(f"{name} must be true or false, got '{raw}'", code=20001)
+
+    def integer(self, name: str) -> int | None:
+        raw = self.value(name)
+        if raw is None:
+            return None
+        try:
+            return int(raw)
+        except ValueError:
+            raise BadRequest(f"{name} must be an integer, got '{raw}'", code=20001) from None
+
+    def choice(self, name: str, allowed: tuple[str, ...]) -> str | None:
+        raw = self.value(name)
+        if raw is not None and raw not in allowed:
+            raise BadRequest(f"{name} must be one of {', '.join(allowed)}; got '{raw}'", code=20001)
+        return raw
+
+    def timestamp(self, name: str) -> datetime | None:
+        """An ISO 8601 date-time (``SendAt``); naive values are UTC."""
+        raw = self.value(name)
+        if raw is None:
+            return None
+        try:
+            moment = dateparser.isoparse(raw)
+        except ValueError:
+            raise BadRequest(
+                f"{name} must be an ISO 8601 date-time, got '{raw}'", code=20001
+            ) from None
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+async def read_form(request: Request, limit: int) -> Params:
+    """The request's form body, refusing more than ``limit`` bytes with a 413."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"Request body exceeds {limit} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise PayloadTooLarge(f"Request body exceeds {limit} bytes")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequest("The request body is not valid UTF-8", code=20001) from None
+    return Params(parse_qsl(text, keep_blank_values=True))
+
+
+def query(request: Request) -> Params:
+    return Params(request.query_params.multi_items())

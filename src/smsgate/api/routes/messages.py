@@ -1,0 +1,131 @@
+"""/2010-04-01/Accounts/{AccountSid}/Messages[/{Sid}]: Twilio's Message resource."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from smsgate.api.auth import authorize
+from smsgate.api.context import require_json, services
+from smsgate.api.params import Params, query, read_form
+from smsgate.api.paths import ACCOUNT
+from smsgate.api.serialize import json_response, list_json, message_json
+from smsgate.domain.dates import date_range
+from smsgate.domain.messages import CreateRequest
+from smsgate.domain.paging import parse_page_request
+from smsgate.store.base import MessageFilter
+
+# Create parameters smsgate stores as given; their behaviour arrives with later features.
+_KEPT = (
+    "ApplicationSid",
+    "ProvideFeedback",
+    "Attempt",
+    "ForceDelivery",
+    "ShortenUrls",
+    "SendAsMms",
+    "ContentSid",
+    "ContentVariables",
+    "FallbackFrom",
+    "MaxPrice",
+    "SmartEncoded",
+)
+_ENUMS = {
+    "ContentRetention": ("retain", "discard"),
+    "AddressRetention": ("retain", "obfuscate"),
+    "RiskCheck": ("enable", "disable"),
+    "TrafficType": ("free",),
+}
+_BOOLEANS = ("ProvideFeedback", "ForceDelivery", "ShortenUrls", "SendAsMms", "SmartEncoded")
+_DATE_FILTERS = ("DateSent", "DateSent<", "DateSent>")
+
+
+def create_request(form: Params) -> CreateRequest:
+    """Type-check every create parameter Twilio defines; unknown parameters are ignored."""
+    for name in _BOOLEANS:
+        form.boolean(name)
+    form.integer("Attempt")
+    options: dict[str, str | list[str]] = {
+        name: v for name in _KEPT if (v := form.value(name)) is not None
+    }
+    for name, allowed in _ENUMS.items():
+        if (choice := form.choice(name, allowed)) is not None:
+            options[name] = choice
+    if actions := form.all("PersistentAction"):
+        options["PersistentAction"] = actions
+    return CreateRequest(
+        to=form.value("To"),
+        from_=form.value("From"),
+        messaging_service_sid=form.value("MessagingServiceSid"),
+        body=form.value("Body"),
+        media_urls=tuple(form.all("MediaUrl")),
+        status_callback=form.value("StatusCallback"),
+        validity_period=form.integer("ValidityPeriod"),
+        smart_encoded=form.boolean("SmartEncoded") or False,
+        schedule_type=form.choice("ScheduleType", ("fixed",)),
+        send_at=form.timestamp("SendAt"),
+        options=options,
+    )
+
+
+async def create_message(request: Request) -> Response:
+    require_json(request)
+    _, account = await authorize(request)
+    form = await read_form(request, services(request).settings.max_body_bytes)
+    message = await services(request).messages.create(account, create_request(form))
+    return json_response(message_json(message), 201)
+
+
+async def list_messages(request: Request) -> Response:
+    require_json(request)
+    _, account = await authorize(request)
+    q = query(request)
+    page_req = parse_page_request(
+        q.value("PageSize"), q.value("Page"), q.value("PageToken"), "SM", "MM"
+    )
+    flt = MessageFilter(
+        to=q.value("To"),
+        from_=q.value("From"),
+        date_sent=date_range(*(q.value(name) for name in _DATE_FILTERS)),
+    )
+    page = await services(request).messages.list(account, flt, page_req)
+    filters = [(k, v) for k in ("To", "From", *_DATE_FILTERS) if (v := q.value(k)) is not None]
+    return json_response(
+        list_json(
+            "messages", page, page_req, request.url.path, filters, message_json, lambda m: m.sid
+        )
+    )
+
+
+async def fetch_message(request: Request) -> Response:
+    require_json(request)
+    _, account = await authorize(request)
+    message = await services(request).messages.get(account, request.path_params["sid"])
+    return json_response(message_json(message))
+
+
+async def update_message(request: Request) -> Response:
+    require_json(request)
+    _, account = await authorize(request)
+    form = await read_form(request, services(request).settings.max_body_bytes)
+    message = await services(request).messages.update(
+        account, request.path_params["sid"], form.raw("Body"), form.value("Status")
+    )
+    return json_response(message_json(message))
+
+
+async def delete_message(request: Request) -> Response:
+    require_json(request)
+    _, account = await authorize(request)
+    await services(request).messages.delete(account, request.path_params["sid"])
+    return Response(status_code=204)
+
+
+BASE = ACCOUNT + "/Messages"
+routes = [
+    Route(BASE + "{fmt:fmt}", list_messages, methods=["GET"]),
+    Route(BASE + "{fmt:fmt}", create_message, methods=["POST"]),
+    Route(BASE + "/{sid:sid}{fmt:fmt}", fetch_message, methods=["GET"]),
+    Route(BASE + "/{sid:sid}{fmt:fmt}", update_message, methods=["POST"]),
+    Route(BASE + "/{sid:sid}{fmt:fmt}", delete_message, methods=["DELETE"]),
+]

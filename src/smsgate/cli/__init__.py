@@ -1,0 +1,91 @@
+"""The ``smsgate`` command: the composition root, and the only place that picks backends."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from smsgate import __version__
+from smsgate.config import ConfigError, Settings, help_of, load_settings, setting_names
+
+from . import commands
+
+STORE_OPTIONS = ("data_dir", "database_url", "log_level")
+
+
+def _add_settings(parser: argparse.ArgumentParser, names: Sequence[str]) -> None:
+    defaults = Settings()
+    for name in names:
+        flag = "--" + name.replace("_", "-")
+        default = getattr(defaults, name)
+        env = "SMSGATE_" + name.upper()
+        help_text = f"{help_of(name)} (env {env}; default {default})"
+        if isinstance(default, bool):
+            parser.add_argument(
+                flag, dest=name, action=argparse.BooleanOptionalAction, default=None, help=help_text
+            )
+        else:
+            parser.add_argument(flag, dest=name, default=None, help=help_text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="smsgate", description="A self-hosted SMS gateway that speaks Twilio's API."
+    )
+    parser.add_argument("--version", action="version", version=f"smsgate {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="Run the API server (SQLite in the data dir).")
+    _add_settings(serve, setting_names())
+    serve.set_defaults(run=commands.serve)
+
+    accounts = sub.add_parser("accounts", help="Manage accounts.").add_subparsers(
+        dest="action", required=True
+    )
+    create = accounts.add_parser("create", help="Create a main account; prints it as JSON.")
+    _add_settings(create, STORE_OPTIONS)
+    create.add_argument("--friendly-name", default=None)
+    create.set_defaults(run=commands.accounts_create)
+    listing = accounts.add_parser("list", help="Print every account as JSON, one per line.")
+    _add_settings(listing, STORE_OPTIONS)
+    listing.set_defaults(run=commands.accounts_list)
+
+    db = sub.add_parser("db", help="Inspect or migrate the database schema.").add_subparsers(
+        dest="action", required=True
+    )
+    upgrade = db.add_parser("upgrade", help="Apply pending migrations.")
+    _add_settings(upgrade, STORE_OPTIONS)
+    upgrade.set_defaults(run=commands.db_upgrade)
+    check = db.add_parser("check", help="Exit 0 if the schema is current, 1 if not.")
+    _add_settings(check, STORE_OPTIONS)
+    check.set_defaults(run=commands.db_check)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    cli: dict[str, Any] = {n: getattr(args, n, None) for n in setting_names()}
+    try:
+        settings, warnings = load_settings(cli, os.environ)
+    except ConfigError as exc:
+        print(f"smsgate: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    log = logging.getLogger("smsgate")
+    for warning in warnings:
+        log.warning(warning)
+    try:
+        code: int = args.run(settings, args)
+    except commands.CommandError as exc:
+        print(f"smsgate: {exc}", file=sys.stderr)
+        return 2
+    return code

@@ -1,0 +1,191 @@
+"""What each ``smsgate`` subcommand does, given settings read once by ``smsgate.cli.main``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import orjson
+import uvicorn
+import uvloop
+
+from smsgate.api.app import create_app
+from smsgate.api.serialize import account_json
+from smsgate.clock import SystemClock
+from smsgate.config import Settings
+from smsgate.domain.accounts import Account
+from smsgate.domain.numbers import PhoneNumber
+from smsgate.services.accounts import AccountService
+from smsgate.services.bootstrap import ensure_main_account
+from smsgate.services.numbers import NumberService
+from smsgate.store import schema
+from smsgate.store.base import Store
+from smsgate.store.sqlite import SqliteStore
+
+log = logging.getLogger("smsgate")
+T = TypeVar("T")
+
+
+class CommandError(Exception):
+    """A command cannot run as asked (printed without a traceback, exit status 2)."""
+
+
+def build_store(settings: Settings) -> Store:
+    """Pick the store backend the settings name."""
+    path = settings.sqlite_path
+    if path is None:
+        raise CommandError(
+            f"unsupported database URL {settings.database_url!r}: "
+            "this version supports SQLite (sqlite:///PATH or the data dir)"
+        )
+    return SqliteStore(path)
+
+
+def _run(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(main())
+
+
+# -- serve ------------------------------------------------------------------------------------
+
+
+def serve(settings: Settings, args: argparse.Namespace) -> int:
+    return _run(lambda: _serve(settings))
+
+
+async def _serve(settings: Settings) -> int:
+    store = build_store(settings)
+    await store.open()
+    clock = SystemClock()
+    try:
+        if settings.bootstrap:
+            created = await ensure_main_account(
+                AccountService(store, clock), NumberService(store, clock)
+            )
+            if created is not None:
+                _print_welcome(settings, *created)
+        app = create_app(settings, store, clock)
+        config = uvicorn.Config(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level.lower(),
+            access_log=False,
+            lifespan="off",
+            server_header=False,
+        )
+        server = uvicorn.Server(config)
+        with _quiet_exit_signals():
+            await server.serve()
+    finally:
+        await store.close()
+    log.info("stopped cleanly")
+    return 0
+
+
+@contextmanager
+def _quiet_exit_signals() -> Iterator[None]:
+    """Let uvicorn handle SIGTERM/SIGINT, then return here instead of dying on re-raise.
+
+    uvicorn re-raises a captured signal through the handler that was installed before it
+    started; a no-op handler there means ``serve`` returns and the store closes cleanly.
+    """
+    previous = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _print_welcome(settings: Settings, account: Account, number: PhoneNumber) -> None:
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host  # noqa: S104
+    base = f"http://{host}:{settings.port}"
+    phone = number.phone_number
+    print(
+        f"""
+smsgate created a main account on this empty store:
+
+    Account SID : {account.sid}
+    Auth token  : {account.auth_token}
+    Test number : {phone}
+
+Send a first message with the official Twilio SDK (pip install twilio):
+
+    from twilio.rest import Client
+    client = Client("{account.sid}", "{account.auth_token}")
+    client.api.base_url = "{base}"
+    message = client.messages.create(to="+15558675310", from_="{phone}", body="Hello from smsgate")
+    print(message.sid, message.status)
+
+or with curl:
+
+    curl -u {account.sid}:{account.auth_token} \\
+         {base}/2010-04-01/Accounts/{account.sid}/Messages.json \\
+         -d To=+15558675310 -d From={phone} -d Body=hello
+""",
+        flush=True,
+    )
+
+
+# -- accounts ---------------------------------------------------------------------------------
+
+
+def accounts_create(settings: Settings, args: argparse.Namespace) -> int:
+    async def main() -> Account:
+        store = build_store(settings)
+        await store.open()
+        try:
+            return await AccountService(store, SystemClock()).create_main(args.friendly_name)
+        finally:
+            await store.close()
+
+    account = _run(main)
+    sys.stdout.buffer.write(orjson.dumps(account_json(account)) + b"\n")
+    return 0
+
+
+def accounts_list(settings: Settings, args: argparse.Namespace) -> int:
+    async def main() -> list[Account]:
+        store = build_store(settings)
+        await store.open()
+        try:
+            return await store.all_accounts()
+        finally:
+            await store.close()
+
+    for account in _run(main):
+        sys.stdout.buffer.write(orjson.dumps(account_json(account)) + b"\n")
+    return 0
+
+
+# -- db ---------------------------------------------------------------------------------------
+
+
+def _url(settings: Settings) -> str:
+    path = settings.sqlite_path
+    if path is None:
+        raise CommandError(f"unsupported database URL {settings.database_url!r}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}"
+
+
+def db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
+    schema.upgrade(_url(settings))
+    print(f"schema at revision {schema.head_revision()}")
+    return 0
+
+
+def db_check(settings: Settings, args: argparse.Namespace) -> int:
+    current, head = schema.current_revision(_url(settings)), schema.head_revision()
+    if current == head:
+        print(f"schema is current (revision {head})")
+        return 0
+    print(f"schema is at revision {current or 'none'}; this smsgate needs {head}")
+    return 1

@@ -1,0 +1,126 @@
+"""Settings: read once, at the edge (the CLI), into one typed, frozen object.
+
+Every setting is a command-line option ``--data-dir`` and an environment variable
+``SMSGATE_DATA_DIR``; the command line wins over the environment, which wins over the
+default. Unknown ``SMSGATE_*`` variables are reported as warnings, never errors, so an
+environment written for a newer smsgate still starts an older one.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "SMSGATE_"
+
+
+class ConfigError(ValueError):
+    """A setting has a value of the wrong type or out of range."""
+
+
+def _opt(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    host: str = _opt("127.0.0.1", "Address to listen on.")
+    port: int = _opt(8080, "TCP port to listen on.")
+    data_dir: Path = _opt(Path("data"), "Directory for the SQLite database and other state.")  # noqa: RUF009
+    database_url: str | None = _opt(
+        None, "Database URL; default: the SQLite file smsgate.db in the data dir."
+    )
+    log_level: str = _opt("info", "Logging level: debug, info, warning or error.")
+    bootstrap: bool = _opt(
+        True, "On an empty store, create a main account and a test number and print them."
+    )
+    max_body_bytes: int = _opt(1_048_576, "Largest request body accepted (413 above it).")
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"port must be 0-65535, got {self.port}")
+        if self.log_level.lower() not in ("debug", "info", "warning", "error"):
+            raise ConfigError(f"log_level must be debug, info, warning or error: {self.log_level}")
+        if self.max_body_bytes < 1024:
+            raise ConfigError("max_body_bytes must be at least 1024")
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The SQLite file to use, or None when the database URL names another backend."""
+        url = self.database_url
+        if url is None:
+            return self.data_dir / "smsgate.db"
+        if url.startswith("sqlite:///"):
+            return Path(url.removeprefix("sqlite:///"))
+        return None
+
+
+def setting_names() -> list[str]:
+    return [f.name for f in fields(Settings)]
+
+
+def help_of(name: str) -> str:
+    return str(next(f for f in fields(Settings) if f.name == name).metadata["help"])
+
+
+def load_settings(cli: Mapping[str, Any], environ: Mapping[str, str]) -> tuple[Settings, list[str]]:
+    """Merge command-line values (None = not given), the environment and the defaults.
+
+    Returns the settings and a list of warnings (unknown SMSGATE_* variables).
+    """
+    hints = typing.get_type_hints(Settings)
+    known = {ENV_PREFIX + name.upper() for name in hints}
+    warnings = [
+        f"ignoring unknown environment variable {key}"
+        for key in sorted(environ)
+        if key.startswith(ENV_PREFIX) and key not in known
+    ]
+    values: dict[str, Any] = {}
+    for name, hint in hints.items():
+        raw = cli.get(name)
+        source = f"--{name.replace('_', '-')}"
+        if raw is None and (ENV_PREFIX + name.upper()) in environ:
+            raw = environ[ENV_PREFIX + name.upper()]
+            source = ENV_PREFIX + name.upper()
+        if raw is not None:
+            values[name] = _cast(raw, hint, source)
+    try:
+        return Settings(**values), warnings
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(str(exc)) from exc
+
+
+def _cast(raw: Any, hint: Any, source: str) -> Any:
+    target = _unoptional(hint)
+    if not isinstance(raw, str):
+        return raw if target is not Path else Path(raw)
+    if target is bool:
+        lowered = raw.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{source} must be true or false, got {raw!r}")
+    if target is int:
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(f"{source} must be an integer, got {raw!r}") from None
+    if target is Path:
+        return Path(raw)
+    if hint is not target and raw == "":
+        return None
+    return raw
+
+
+def _unoptional(hint: Any) -> Any:
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        return args[0]
+    return hint

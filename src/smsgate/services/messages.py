@@ -1,0 +1,140 @@
+"""Use cases for the Message resource: create, fetch, list, redact, cancel, delete."""
+
+from __future__ import annotations
+
+from smsgate.clock import Clock
+from smsgate.domain.accounts import Account, AccountStatus
+from smsgate.domain.dates import to_us
+from smsgate.domain.messages import (
+    FINAL,
+    CreateRequest,
+    Direction,
+    Message,
+    Status,
+    validate_create,
+)
+from smsgate.domain.paging import Page, PageRequest
+from smsgate.errors import AccountNotActive, BadRequest, Conflict, NotFound, ValidationError
+from smsgate.ids import is_sid, new_sid
+from smsgate.store.base import MessageFilter, Outcome, Store, UnknownCursor
+
+
+class MessageService:
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+
+    async def create(self, account: Account, req: CreateRequest) -> Message:
+        """Validate, store durably, and return a new outbound message (status ``queued``)."""
+        if account.status is not AccountStatus.ACTIVE:
+            raise AccountNotActive(f"Account {account.sid} is {account.status.value}.")
+        valid = validate_create(req)
+        if valid.from_ is not None:
+            owner = await self._store.find_number(valid.from_)
+            if owner is None or owner.account_sid != account.sid:
+                raise ValidationError(
+                    f"The From phone number {valid.from_} is not a valid, SMS-capable inbound "
+                    "phone number or short code for your account.",
+                    code=21606,
+                )
+        elif valid.messaging_service_sid is not None:
+            raise ValidationError("The Messaging Service contains no phone numbers", code=21704)
+        now = self._clock.now()
+        info = valid.segments
+        message = Message(
+            sid=new_sid("MM" if valid.media_urls else "SM", now_ms=to_us(now) // 1000),
+            account_sid=account.sid,
+            to=valid.to,
+            from_=valid.from_,
+            body=valid.body,
+            status=Status.QUEUED,
+            direction=Direction.OUTBOUND_API,
+            num_segments=info.num_segments,
+            num_media=len(valid.media_urls),
+            date_created=now,
+            date_updated=now,
+            messaging_service_sid=valid.messaging_service_sid,
+            status_callback=req.status_callback,
+            validity_period=req.validity_period,
+            send_at=req.send_at,
+            encoding=info.encoding.value,
+            media_urls=list(valid.media_urls),
+            options=req.options,
+        )
+        await self._store.insert_message(message)
+        return message
+
+    async def get(self, account: Account, sid: str) -> Message:
+        message = await self._store.get_message(account.sid, sid) if _is_message_sid(sid) else None
+        if message is None:
+            raise NotFound()
+        return message
+
+    async def list(self, account: Account, flt: MessageFilter, page: PageRequest) -> Page[Message]:
+        if flt.date_sent.empty:
+            return Page([], False, page.cursor is not None or page.offset > 0)
+        try:
+            return await self._store.list_messages(account.sid, flt, page)
+        except UnknownCursor:
+            raise BadRequest("The PageToken does not belong to this list.", code=20001) from None
+
+    async def update(
+        self, account: Account, sid: str, body: str | None, status: str | None
+    ) -> Message:
+        """Redact (``Body=""``) or cancel (``Status=canceled``) a message."""
+        if not _is_message_sid(sid):
+            raise NotFound()
+        if status is not None:
+            return await self._cancel(account, sid, status)
+        if body is not None:
+            return await self._redact(account, sid, body)
+        return await self.get(account, sid)
+
+    async def _redact(self, account: Account, sid: str, body: str) -> Message:
+        if body != "":
+            raise BadRequest(
+                "A message body can only be redacted: set Body to an empty string.", code=20001
+            )
+        outcome, message = await self._store.redact_message(
+            account.sid, sid, FINAL, to_us(self._clock.now())
+        )
+        if outcome is Outcome.NOT_FOUND or message is None:
+            raise NotFound()
+        if outcome is Outcome.REFUSED:
+            raise Conflict(
+                f"Cannot redact message {sid} while it is {message.status.value}; "
+                "wait until it reaches a final status.",
+                code=20009,
+            )
+        return message
+
+    async def _cancel(self, account: Account, sid: str, status: str) -> Message:
+        if status != Status.CANCELED.value:
+            raise BadRequest(f"Status can only be set to 'canceled', got '{status}'", code=20001)
+        outcome, message = await self._store.cancel_message(
+            account.sid, sid, to_us(self._clock.now())
+        )
+        if outcome is Outcome.NOT_FOUND or message is None:
+            raise NotFound()
+        if outcome is Outcome.REFUSED:
+            raise Conflict("This message cannot be canceled", code=30409, status=400)
+        return message
+
+    async def delete(self, account: Account, sid: str) -> None:
+        if not _is_message_sid(sid):
+            raise NotFound()
+        outcome, status = await self._store.delete_message(
+            account.sid, sid, FINAL, to_us(self._clock.now())
+        )
+        if outcome is Outcome.NOT_FOUND:
+            raise NotFound()
+        if outcome is Outcome.REFUSED:
+            raise Conflict(
+                f"Cannot delete message {sid} while it is {status.value if status else ''}: "
+                "a message can be deleted once it reaches a final status.",
+                code=20009,
+            )
+
+
+def _is_message_sid(sid: str) -> bool:
+    return is_sid(sid, "SM", "MM")

@@ -1,0 +1,127 @@
+"""The persistence port. Services depend on this Protocol only; adapters implement it.
+
+Every method is a single atomic unit: when it returns, what it wrote is durably committed
+(the SQLite adapter commits in groups with ``synchronous=FULL``; PostgreSQL commits per
+transaction). Conditional changes (redact, delete) are checked and applied atomically inside
+the store so that a concurrent status change can never slip between the check and the write.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Protocol
+
+from smsgate.domain.accounts import Account, AccountStatus, ApiKey
+from smsgate.domain.dates import DateRange
+from smsgate.domain.messages import Message, Status
+from smsgate.domain.numbers import PhoneNumber
+from smsgate.domain.paging import Page, PageRequest
+
+
+class StoreError(Exception):
+    """Base of the store's own errors (translated to SmsgateErrors by services)."""
+
+
+class DuplicateKey(StoreError):
+    """A uniqueness constraint was violated (for example a phone number already owned)."""
+
+
+class StoreUnavailable(StoreError):
+    """The database cannot be reached right now."""
+
+
+class UnknownCursor(StoreError):
+    """A page token names a row that does not exist (and never did) in this list."""
+
+
+class Outcome(Enum):
+    """Result of a conditional change."""
+
+    DONE = "done"
+    NOT_FOUND = "not_found"
+    REFUSED = "refused"  # the row exists but its state does not allow the change
+
+
+@dataclass(frozen=True, slots=True)
+class MessageFilter:
+    to: str | None = None
+    from_: str | None = None
+    date_sent: DateRange = field(default_factory=DateRange)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountFilter:
+    friendly_name: str | None = None
+    status: AccountStatus | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NumberFilter:
+    phone_number: str | None = None  # substring match, as Twilio's PhoneNumber filter
+    friendly_name: str | None = None
+
+
+class Store(Protocol):
+    """Everything smsgate keeps. Implemented by SqliteStore (and PostgresStore)."""
+
+    async def open(self) -> None: ...
+    async def close(self) -> None: ...
+
+    # accounts
+    async def create_account(self, account: Account) -> None: ...
+    async def get_account(self, sid: str) -> Account | None: ...
+    async def save_account(self, account: Account) -> None: ...
+    async def count_accounts(self) -> int: ...
+    async def all_accounts(self) -> list[Account]: ...
+    async def list_accounts(
+        self, owner_sid: str, flt: AccountFilter, page: PageRequest
+    ) -> Page[Account]: ...
+
+    # API keys
+    async def create_key(self, key: ApiKey) -> None: ...
+    async def get_key(self, sid: str) -> ApiKey | None: ...
+    async def save_key(self, key: ApiKey) -> None: ...
+    async def delete_key(self, account_sid: str, sid: str) -> bool: ...
+    async def list_keys(self, account_sid: str, page: PageRequest) -> Page[ApiKey]: ...
+
+    # incoming phone numbers
+    async def create_number(self, number: PhoneNumber) -> None:
+        """Raises DuplicateKey when the phone number already belongs to an account."""
+        ...
+
+    async def get_number(self, account_sid: str, sid: str) -> PhoneNumber | None: ...
+    async def find_number(self, phone_number: str) -> PhoneNumber | None: ...
+    async def save_number(self, number: PhoneNumber) -> None: ...
+    async def delete_number(self, account_sid: str, sid: str) -> bool: ...
+    async def list_numbers(
+        self, account_sid: str, flt: NumberFilter, page: PageRequest
+    ) -> Page[PhoneNumber]: ...
+
+    # messages
+    async def insert_message(self, message: Message) -> None: ...
+    async def get_message(self, account_sid: str, sid: str) -> Message | None: ...
+    async def list_messages(
+        self, account_sid: str, flt: MessageFilter, page: PageRequest
+    ) -> Page[Message]: ...
+    async def save_message(self, message: Message) -> None:
+        """Write every mutable field of an existing message (status, dates, price …)."""
+        ...
+
+    async def redact_message(
+        self, account_sid: str, sid: str, allowed: frozenset[Status], now_us: int
+    ) -> tuple[Outcome, Message | None]:
+        """Empty the body if the message's status is in ``allowed``."""
+        ...
+
+    async def cancel_message(
+        self, account_sid: str, sid: str, now_us: int
+    ) -> tuple[Outcome, Message | None]:
+        """Set a ``scheduled`` message to ``canceled``; any other status is REFUSED."""
+        ...
+
+    async def delete_message(
+        self, account_sid: str, sid: str, allowed: frozenset[Status], now_us: int
+    ) -> tuple[Outcome, Status | None]:
+        """Delete the message if its status is in ``allowed``, leaving a paging tombstone."""
+        ...

@@ -1,0 +1,270 @@
+"""Entity ⇄ row mapping and the SQL that every SQL backend shares.
+
+Queries use named parameters (``:name``); an adapter whose driver wants another paramstyle
+translates them once. Column lists are spelled out once here so adapters cannot drift.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+import orjson
+
+from smsgate.domain.accounts import Account, AccountStatus, ApiKey
+from smsgate.domain.dates import from_us, to_us
+from smsgate.domain.messages import Direction, Message, Status
+from smsgate.domain.numbers import PhoneNumber
+from smsgate.domain.paging import Page, PageRequest
+from smsgate.store.base import MessageFilter
+
+T = TypeVar("T")
+
+Row = Sequence[Any]
+
+ACCOUNT_COLS = (
+    "sid, owner_account_sid, friendly_name, auth_token, status, date_created, date_updated"
+)
+KEY_COLS = "sid, account_sid, friendly_name, secret_hash, date_created, date_updated"
+NUMBER_COLS = (
+    "sid, account_sid, phone_number, friendly_name, sms_url, sms_method, sms_fallback_url, "
+    "sms_fallback_method, status_callback, status_callback_method, number_type, extra, "
+    "date_created, date_updated"
+)
+MESSAGE_COLS = (
+    "sid, account_sid, to_number, from_number, body, status, direction, num_segments, "
+    "num_media, date_created, date_updated, date_sent, list_key, messaging_service_sid, price, "
+    "price_unit, error_code, error_message, status_callback, validity_period, send_at, "
+    "encoding, media_urls, options"
+)
+
+
+def _placeholders(cols: str) -> str:
+    return ", ".join(":" + c.strip() for c in cols.split(","))
+
+
+def _assignments(cols: str, skip: tuple[str, ...] = ("sid",)) -> str:
+    names = [c.strip() for c in cols.split(",")]
+    return ", ".join(f"{n} = :{n}" for n in names if n not in skip)
+
+
+INSERT_ACCOUNT = f"INSERT INTO accounts ({ACCOUNT_COLS}) VALUES ({_placeholders(ACCOUNT_COLS)})"
+UPDATE_ACCOUNT = f"UPDATE accounts SET {_assignments(ACCOUNT_COLS)} WHERE sid = :sid"
+INSERT_KEY = f"INSERT INTO api_keys ({KEY_COLS}) VALUES ({_placeholders(KEY_COLS)})"
+UPDATE_KEY = f"UPDATE api_keys SET {_assignments(KEY_COLS)} WHERE sid = :sid"
+INSERT_NUMBER = f"INSERT INTO phone_numbers ({NUMBER_COLS}) VALUES ({_placeholders(NUMBER_COLS)})"
+UPDATE_NUMBER = f"UPDATE phone_numbers SET {_assignments(NUMBER_COLS)} WHERE sid = :sid"
+INSERT_MESSAGE = f"INSERT INTO messages ({MESSAGE_COLS}) VALUES ({_placeholders(MESSAGE_COLS)})"
+UPDATE_MESSAGE = f"UPDATE messages SET {_assignments(MESSAGE_COLS)} WHERE sid = :sid"
+
+
+MESSAGE_BOUNDARY = (
+    "SELECT list_key FROM messages WHERE sid = :sid AND account_sid = :a "
+    "UNION ALL "
+    "SELECT list_key FROM message_tombstones WHERE sid = :sid AND account_sid = :a "
+    "LIMIT 1"
+)
+INSERT_TOMBSTONE = (
+    "INSERT INTO message_tombstones (sid, account_sid, list_key, date_deleted) VALUES (?, ?, ?, ?)"
+)
+
+
+def message_filter(account_sid: str, flt: MessageFilter) -> tuple[list[str], dict[str, Any]]:
+    """WHERE clauses for a message list; date filters become a range on ``list_key``."""
+    where = ["account_sid = :a"]
+    params: dict[str, Any] = {"a": account_sid}
+    if flt.to is not None:
+        where.append("to_number = :to")
+        params["to"] = flt.to
+    if flt.from_ is not None:
+        where.append("from_number = :from_")
+        params["from_"] = flt.from_
+    dates = flt.date_sent
+    if dates.after is not None or dates.before is not None:
+        # Unsent messages have negative list keys, so any date filter excludes them.
+        where.append("list_key >= :lo")
+        params["lo"] = max(0, to_us(dates.after)) if dates.after is not None else 0
+        if dates.before is not None:
+            where.append("list_key < :hi")
+            params["hi"] = to_us(dates.before)
+    return where, params
+
+
+def _opt_us(value: Any) -> Any:
+    return None if value is None else from_us(int(value))
+
+
+def account_params(a: Account) -> dict[str, Any]:
+    return {
+        "sid": a.sid,
+        "owner_account_sid": a.owner_account_sid,
+        "friendly_name": a.friendly_name,
+        "auth_token": a.auth_token,
+        "status": a.status.value,
+        "date_created": to_us(a.date_created),
+        "date_updated": to_us(a.date_updated),
+    }
+
+
+def account_from(r: Row) -> Account:
+    return Account(r[0], r[1], r[2], r[3], AccountStatus(r[4]), from_us(r[5]), from_us(r[6]))
+
+
+def key_params(k: ApiKey) -> dict[str, Any]:
+    return {
+        "sid": k.sid,
+        "account_sid": k.account_sid,
+        "friendly_name": k.friendly_name,
+        "secret_hash": k.secret_hash,
+        "date_created": to_us(k.date_created),
+        "date_updated": to_us(k.date_updated),
+    }
+
+
+def key_from(r: Row) -> ApiKey:
+    return ApiKey(r[0], r[1], r[2], r[3], from_us(r[4]), from_us(r[5]))
+
+
+def number_params(n: PhoneNumber) -> dict[str, Any]:
+    return {
+        "sid": n.sid,
+        "account_sid": n.account_sid,
+        "phone_number": n.phone_number,
+        "friendly_name": n.friendly_name,
+        "sms_url": n.sms_url,
+        "sms_method": n.sms_method,
+        "sms_fallback_url": n.sms_fallback_url,
+        "sms_fallback_method": n.sms_fallback_method,
+        "status_callback": n.status_callback,
+        "status_callback_method": n.status_callback_method,
+        "number_type": n.number_type,
+        "extra": orjson.dumps(n.extra).decode(),
+        "date_created": to_us(n.date_created),
+        "date_updated": to_us(n.date_updated),
+    }
+
+
+def number_from(r: Row) -> PhoneNumber:
+    return PhoneNumber(
+        sid=r[0],
+        account_sid=r[1],
+        phone_number=r[2],
+        friendly_name=r[3],
+        sms_url=r[4],
+        sms_method=r[5],
+        sms_fallback_url=r[6],
+        sms_fallback_method=r[7],
+        status_callback=r[8],
+        status_callback_method=r[9],
+        number_type=r[10],
+        extra=orjson.loads(r[11]),
+        date_created=from_us(r[12]),
+        date_updated=from_us(r[13]),
+    )
+
+
+def message_params(m: Message) -> dict[str, Any]:
+    return {
+        "sid": m.sid,
+        "account_sid": m.account_sid,
+        "to_number": m.to,
+        "from_number": m.from_,
+        "body": m.body,
+        "status": m.status.value,
+        "direction": m.direction.value,
+        "num_segments": m.num_segments,
+        "num_media": m.num_media,
+        "date_created": to_us(m.date_created),
+        "date_updated": to_us(m.date_updated),
+        "date_sent": None if m.date_sent is None else to_us(m.date_sent),
+        "list_key": m.list_key,
+        "messaging_service_sid": m.messaging_service_sid,
+        "price": m.price,
+        "price_unit": m.price_unit,
+        "error_code": m.error_code,
+        "error_message": m.error_message,
+        "status_callback": m.status_callback,
+        "validity_period": m.validity_period,
+        "send_at": None if m.send_at is None else to_us(m.send_at),
+        "encoding": m.encoding,
+        "media_urls": orjson.dumps(m.media_urls).decode(),
+        "options": orjson.dumps(m.options).decode(),
+    }
+
+
+def message_from(r: Row) -> Message:
+    return Message(
+        sid=r[0],
+        account_sid=r[1],
+        to=r[2],
+        from_=r[3],
+        body=r[4],
+        status=Status(r[5]),
+        direction=Direction(r[6]),
+        num_segments=r[7],
+        num_media=r[8],
+        date_created=from_us(r[9]),
+        date_updated=from_us(r[10]),
+        date_sent=_opt_us(r[11]),
+        # r[12] is list_key, derived from the dates
+        messaging_service_sid=r[13],
+        price=r[14],
+        price_unit=r[15],
+        error_code=r[16],
+        error_message=r[17],
+        status_callback=r[18],
+        validity_period=r[19],
+        send_at=_opt_us(r[20]),
+        encoding=r[21],
+        media_urls=orjson.loads(r[22]),
+        options=orjson.loads(r[23]),
+    )
+
+
+def page_query(
+    select: str,
+    where: list[str],
+    params: dict[str, Any],
+    keys: tuple[str, ...],
+    *,
+    descending: bool,
+    page: PageRequest,
+    boundary: Sequence[Any] | None,
+) -> tuple[str, dict[str, Any], bool]:
+    """Build a keyset (or legacy offset) page query over ``keys``.
+
+    Returns the SQL, its parameters, and whether the fetched rows must be reversed (a
+    ``PB`` page is read backwards from its boundary). One row more than the page size is
+    fetched so the caller can tell whether another page exists in the reading direction.
+    """
+    conds = list(where)
+    params = dict(params)
+    reverse = False
+    desc_order = descending
+    if page.cursor is not None and boundary is not None:
+        names = [f"b{i}" for i in range(len(keys))]
+        params.update(zip(names, boundary, strict=True))
+        before = page.cursor.direction == "before"
+        # Reading forwards in list order means "smaller" for a descending list.
+        op = ">" if descending == before else "<"
+        conds.append(f"({', '.join(keys)}) {op} ({', '.join(':' + n for n in names)})")
+        if before:
+            reverse, desc_order = True, not descending
+    order = ", ".join(f"{k} {'DESC' if desc_order else 'ASC'}" for k in keys)
+    sql = f"{select} WHERE {' AND '.join(conds)} ORDER BY {order} LIMIT :limit"
+    params["limit"] = page.page_size + 1
+    if page.offset:
+        sql += " OFFSET :offset"
+        params["offset"] = page.offset
+    return sql, params, reverse
+
+
+def to_page(rows: list[T], page: PageRequest, reverse: bool) -> Page[T]:
+    """Cut the one-extra row off and say which neighbours exist."""
+    more = len(rows) > page.page_size
+    rows = rows[: page.page_size]
+    if reverse:
+        rows.reverse()
+        return Page(rows, has_next=True, has_previous=more)
+    has_previous = page.cursor is not None or page.offset > 0
+    return Page(rows, has_next=more, has_previous=has_previous)

@@ -1,0 +1,491 @@
+"""The embedded store: one SQLite file in the data dir.
+
+Design (see docs/architecture.md):
+
+* exactly one writer thread owns the only writing connection. It drains whatever writes are
+  pending into one transaction and commits them together (group commit), then wakes every
+  waiting request. With ``synchronous=FULL`` each commit is fsynced, so a caller is only
+  answered once its row is on disk, and the fsync is shared by the whole batch;
+* each write runs inside its own SAVEPOINT, so one failing write never undoes its neighbours;
+* point reads (by primary key) run inline on the event loop's own read connection: they take
+  microseconds and a thread hop would cost more; scans (lists) run on a small reader pool.
+  WAL lets readers proceed while the writer commits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from smsgate.domain.accounts import Account, ApiKey
+from smsgate.domain.messages import Message, Status
+from smsgate.domain.numbers import PhoneNumber
+from smsgate.domain.paging import Page, PageRequest
+from smsgate.store import rows
+from smsgate.store.base import (
+    AccountFilter,
+    DuplicateKey,
+    MessageFilter,
+    NumberFilter,
+    Outcome,
+    StoreError,
+    StoreUnavailable,
+    UnknownCursor,
+)
+from smsgate.store.schema import upgrade
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+Op = Callable[[sqlite3.Connection], Any]
+MAX_BATCH = 512
+DB_FILE = "smsgate.db"
+
+
+def _connect(path: Path, *, writer: bool) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA busy_timeout = 10000")
+    conn.execute("PRAGMA foreign_keys = ON")
+    if writer:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")
+    else:
+        conn.execute("PRAGMA query_only = ON")
+    return conn
+
+
+class _Writer(threading.Thread):
+    """The single writer: runs queued operations in batched transactions."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(name="smsgate-sqlite-writer", daemon=True)
+        self._path = path
+        self._queue: queue.SimpleQueue[tuple[Op, asyncio.Future[Any]] | None] = queue.SimpleQueue()
+        self._loop = asyncio.get_running_loop()
+        self.ready = threading.Event()
+        self.batches = 0
+        self.ops = 0
+
+    def submit(self, op: Op) -> asyncio.Future[Any]:
+        fut: asyncio.Future[Any] = self._loop.create_future()
+        self._queue.put((op, fut))
+        return fut
+
+    def stop(self) -> None:
+        self._queue.put(None)
+
+    def run(self) -> None:
+        conn = _connect(self._path, writer=True)
+        self.ready.set()
+        try:
+            while True:
+                first = self._queue.get()
+                if first is None:
+                    return
+                batch, stopping = self._drain(first)
+                results = self._run_batch(conn, batch)
+                self._loop.call_soon_threadsafe(_resolve_all, batch, results)
+                if stopping:
+                    return
+        finally:
+            conn.close()
+
+    def _drain(
+        self, first: tuple[Op, asyncio.Future[Any]]
+    ) -> tuple[list[tuple[Op, asyncio.Future[Any]]], bool]:
+        batch = [first]
+        while len(batch) < MAX_BATCH:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is None:
+                return batch, True
+            batch.append(item)
+        return batch, False
+
+    def _run_batch(
+        self, conn: sqlite3.Connection, batch: list[tuple[Op, asyncio.Future[Any]]]
+    ) -> list[Any]:
+        self.batches += 1
+        self.ops += len(batch)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            return [StoreUnavailable(f"cannot start a write: {exc}")] * len(batch)
+        results: list[Any] = []
+        single = len(batch) == 1
+        for op, _ in batch:
+            results.append(_run_one(conn, op, single))
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            conn.execute("ROLLBACK")
+            return [StoreUnavailable(f"commit failed: {exc}")] * len(batch)
+        return results
+
+
+def _run_one(conn: sqlite3.Connection, op: Op, single: bool) -> Any:
+    if single:
+        try:
+            return op(conn)
+        except Exception as exc:
+            return _translate(exc)
+    conn.execute("SAVEPOINT op")
+    try:
+        result = op(conn)
+    except Exception as exc:
+        conn.execute("ROLLBACK TO op")
+        conn.execute("RELEASE op")
+        return _translate(exc)
+    conn.execute("RELEASE op")
+    return result
+
+
+def _translate(exc: Exception) -> Exception:
+    if isinstance(exc, sqlite3.IntegrityError) and "UNIQUE" in str(exc):
+        return DuplicateKey(str(exc))
+    if isinstance(exc, sqlite3.OperationalError):
+        return StoreUnavailable(str(exc))
+    return exc
+
+
+def _resolve_all(batch: list[tuple[Op, asyncio.Future[Any]]], results: list[Any]) -> None:
+    for (_, fut), result in zip(batch, results, strict=True):
+        if fut.cancelled():
+            continue
+        if isinstance(result, BaseException):
+            fut.set_exception(result)
+        else:
+            fut.set_result(result)
+
+
+class SqliteStore:
+    """The Store on one SQLite file (by default ``<data dir>/smsgate.db``)."""
+
+    def __init__(self, path: Path, *, readers: int = 2) -> None:
+        self.path = path
+        self._readers_n = readers
+        self._writer: _Writer | None = None
+        self._inline: sqlite3.Connection | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._local = threading.local()
+
+    @property
+    def url(self) -> str:
+        return f"sqlite:///{self.path}"
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(upgrade, self.url)
+        self._writer = _Writer(self.path)
+        self._writer.start()
+        await asyncio.to_thread(self._writer.ready.wait)
+        self._inline = _connect(self.path, writer=False)
+        self._pool = ThreadPoolExecutor(self._readers_n, thread_name_prefix="smsgate-sqlite-read")
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            self._writer.stop()
+            await asyncio.to_thread(self._writer.join)
+            self._writer = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+        if self._inline is not None:
+            self._inline.close()
+            self._inline = None
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    async def _write(self, op: Callable[[sqlite3.Connection], T]) -> T:
+        if self._writer is None:
+            raise StoreError("store is not open")
+        result: T = await self._writer.submit(op)
+        return result
+
+    def _read_now(self, op: Callable[[sqlite3.Connection], T]) -> T:
+        if self._inline is None:
+            raise StoreError("store is not open")
+        try:
+            return op(self._inline)
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+    async def _scan(self, op: Callable[[sqlite3.Connection], T]) -> T:
+        if self._pool is None:
+            raise StoreError("store is not open")
+        return await asyncio.get_running_loop().run_in_executor(self._pool, self._in_reader, op)
+
+    def _in_reader(self, op: Callable[[sqlite3.Connection], T]) -> T:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = _connect(self.path, writer=False)
+            self._local.conn = conn
+        try:
+            return op(conn)
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+    def _one(self, sql: str, params: dict[str, Any] | tuple[Any, ...]) -> Any:
+        return self._read_now(lambda c: c.execute(sql, params).fetchone())
+
+    async def _exec(self, sql: str, params: dict[str, Any]) -> int:
+        return await self._write(lambda c: c.execute(sql, params).rowcount)
+
+    async def _page(
+        self,
+        select: str,
+        where: list[str],
+        params: dict[str, Any],
+        keys: tuple[str, ...],
+        *,
+        descending: bool,
+        page: PageRequest,
+        boundary: tuple[Any, ...] | None,
+        convert: Callable[[rows.Row], T],
+    ) -> Page[T]:
+        sql, args, reverse = rows.page_query(
+            select, where, params, keys, descending=descending, page=page, boundary=boundary
+        )
+        fetched = await self._scan(lambda c: c.execute(sql, args).fetchall())
+        return rows.to_page([convert(r) for r in fetched], page, reverse)
+
+    # -- accounts --------------------------------------------------------------------------
+
+    async def create_account(self, account: Account) -> None:
+        await self._exec(rows.INSERT_ACCOUNT, rows.account_params(account))
+
+    async def get_account(self, sid: str) -> Account | None:
+        r = self._one(f"SELECT {rows.ACCOUNT_COLS} FROM accounts WHERE sid = ?", (sid,))
+        return None if r is None else rows.account_from(r)
+
+    async def save_account(self, account: Account) -> None:
+        await self._exec(rows.UPDATE_ACCOUNT, rows.account_params(account))
+
+    async def count_accounts(self) -> int:
+        return int(self._one("SELECT count(*) FROM accounts", ())[0])
+
+    async def all_accounts(self) -> list[Account]:
+        sql = f"SELECT {rows.ACCOUNT_COLS} FROM accounts ORDER BY sid"
+        return [rows.account_from(r) for r in await self._scan(lambda c: c.execute(sql).fetchall())]
+
+    async def list_accounts(
+        self, owner_sid: str, flt: AccountFilter, page: PageRequest
+    ) -> Page[Account]:
+        where = ["(sid = :owner OR owner_account_sid = :owner)"]
+        params: dict[str, Any] = {"owner": owner_sid}
+        if flt.friendly_name is not None:
+            where.append("friendly_name = :fn")
+            params["fn"] = flt.friendly_name
+        if flt.status is not None:
+            where.append("status = :status")
+            params["status"] = flt.status.value
+        return await self._page(
+            f"SELECT {rows.ACCOUNT_COLS} FROM accounts",
+            where,
+            params,
+            ("sid",),
+            descending=False,
+            page=page,
+            boundary=_sid_boundary(page),
+            convert=rows.account_from,
+        )
+
+    # -- API keys --------------------------------------------------------------------------
+
+    async def create_key(self, key: ApiKey) -> None:
+        await self._exec(rows.INSERT_KEY, rows.key_params(key))
+
+    async def get_key(self, sid: str) -> ApiKey | None:
+        r = self._one(f"SELECT {rows.KEY_COLS} FROM api_keys WHERE sid = ?", (sid,))
+        return None if r is None else rows.key_from(r)
+
+    async def save_key(self, key: ApiKey) -> None:
+        await self._exec(rows.UPDATE_KEY, rows.key_params(key))
+
+    async def delete_key(self, account_sid: str, sid: str) -> bool:
+        n = await self._exec(
+            "DELETE FROM api_keys WHERE sid = :sid AND account_sid = :a",
+            {"sid": sid, "a": account_sid},
+        )
+        return n > 0
+
+    async def list_keys(self, account_sid: str, page: PageRequest) -> Page[ApiKey]:
+        return await self._page(
+            f"SELECT {rows.KEY_COLS} FROM api_keys",
+            ["account_sid = :a"],
+            {"a": account_sid},
+            ("sid",),
+            descending=False,
+            page=page,
+            boundary=_sid_boundary(page),
+            convert=rows.key_from,
+        )
+
+    # -- phone numbers ---------------------------------------------------------------------
+
+    async def create_number(self, number: PhoneNumber) -> None:
+        await self._exec(rows.INSERT_NUMBER, rows.number_params(number))
+
+    async def get_number(self, account_sid: str, sid: str) -> PhoneNumber | None:
+        r = self._one(
+            f"SELECT {rows.NUMBER_COLS} FROM phone_numbers WHERE sid = ? AND account_sid = ?",
+            (sid, account_sid),
+        )
+        return None if r is None else rows.number_from(r)
+
+    async def find_number(self, phone_number: str) -> PhoneNumber | None:
+        r = self._one(
+            f"SELECT {rows.NUMBER_COLS} FROM phone_numbers WHERE phone_number = ?",
+            (phone_number,),
+        )
+        return None if r is None else rows.number_from(r)
+
+    async def save_number(self, number: PhoneNumber) -> None:
+        await self._exec(rows.UPDATE_NUMBER, rows.number_params(number))
+
+    async def delete_number(self, account_sid: str, sid: str) -> bool:
+        n = await self._exec(
+            "DELETE FROM phone_numbers WHERE sid = :sid AND account_sid = :a",
+            {"sid": sid, "a": account_sid},
+        )
+        return n > 0
+
+    async def list_numbers(
+        self, account_sid: str, flt: NumberFilter, page: PageRequest
+    ) -> Page[PhoneNumber]:
+        where = ["account_sid = :a"]
+        params: dict[str, Any] = {"a": account_sid}
+        if flt.phone_number:
+            where.append("phone_number LIKE :pn ESCAPE '\\'")
+            params["pn"] = "%" + _escape_like(flt.phone_number) + "%"
+        if flt.friendly_name is not None:
+            where.append("friendly_name = :fn")
+            params["fn"] = flt.friendly_name
+        return await self._page(
+            f"SELECT {rows.NUMBER_COLS} FROM phone_numbers",
+            where,
+            params,
+            ("sid",),
+            descending=False,
+            page=page,
+            boundary=_sid_boundary(page),
+            convert=rows.number_from,
+        )
+
+    # -- messages --------------------------------------------------------------------------
+
+    async def insert_message(self, message: Message) -> None:
+        await self._exec(rows.INSERT_MESSAGE, rows.message_params(message))
+
+    async def get_message(self, account_sid: str, sid: str) -> Message | None:
+        r = self._one(
+            f"SELECT {rows.MESSAGE_COLS} FROM messages WHERE sid = ? AND account_sid = ?",
+            (sid, account_sid),
+        )
+        return None if r is None else rows.message_from(r)
+
+    async def save_message(self, message: Message) -> None:
+        await self._exec(rows.UPDATE_MESSAGE, rows.message_params(message))
+
+    async def list_messages(
+        self, account_sid: str, flt: MessageFilter, page: PageRequest
+    ) -> Page[Message]:
+        where, params = rows.message_filter(account_sid, flt)
+        boundary = None
+        if page.cursor is not None:
+            boundary = self._message_boundary(account_sid, page.cursor.sid)
+        return await self._page(
+            f"SELECT {rows.MESSAGE_COLS} FROM messages",
+            where,
+            params,
+            ("list_key", "sid"),
+            descending=True,
+            page=page,
+            boundary=boundary,
+            convert=rows.message_from,
+        )
+
+    def _message_boundary(self, account_sid: str, sid: str) -> tuple[Any, ...]:
+        r = self._one(rows.MESSAGE_BOUNDARY, {"sid": sid, "a": account_sid})
+        if r is None:
+            raise UnknownCursor(sid)
+        return (r[0], sid)
+
+    async def redact_message(
+        self, account_sid: str, sid: str, allowed: frozenset[Status], now_us: int
+    ) -> tuple[Outcome, Message | None]:
+        return await self._write(
+            lambda c: _conditional_update(
+                c, account_sid, sid, allowed, "body = '', date_updated = :now", {"now": now_us}
+            )
+        )
+
+    async def cancel_message(
+        self, account_sid: str, sid: str, now_us: int
+    ) -> tuple[Outcome, Message | None]:
+        return await self._write(
+            lambda c: _conditional_update(
+                c,
+                account_sid,
+                sid,
+                frozenset({Status.SCHEDULED}),
+                "status = :status, date_updated = :now",
+                {"now": now_us, "status": Status.CANCELED.value},
+            )
+        )
+
+    async def delete_message(
+        self, account_sid: str, sid: str, allowed: frozenset[Status], now_us: int
+    ) -> tuple[Outcome, Status | None]:
+        def op(c: sqlite3.Connection) -> tuple[Outcome, Status | None]:
+            r = c.execute(
+                "SELECT status, list_key FROM messages WHERE sid = ? AND account_sid = ?",
+                (sid, account_sid),
+            ).fetchone()
+            if r is None:
+                return Outcome.NOT_FOUND, None
+            status = Status(r[0])
+            if status not in allowed:
+                return Outcome.REFUSED, status
+            c.execute(rows.INSERT_TOMBSTONE, (sid, account_sid, r[1], now_us))
+            c.execute("DELETE FROM messages WHERE sid = ?", (sid,))
+            return Outcome.DONE, status
+
+        return await self._write(op)
+
+
+def _conditional_update(
+    c: sqlite3.Connection,
+    account_sid: str,
+    sid: str,
+    allowed: frozenset[Status],
+    assignments: str,
+    params: dict[str, Any],
+) -> tuple[Outcome, Message | None]:
+    """Apply ``assignments`` if the message's status is in ``allowed``; return the row after."""
+    select = f"SELECT {rows.MESSAGE_COLS} FROM messages WHERE sid = ? AND account_sid = ?"
+    row = c.execute(select, (sid, account_sid)).fetchone()
+    if row is None:
+        return Outcome.NOT_FOUND, None
+    if Status(row[5]) not in allowed:
+        return Outcome.REFUSED, rows.message_from(row)
+    c.execute(f"UPDATE messages SET {assignments} WHERE sid = :sid", {**params, "sid": sid})
+    return Outcome.DONE, rows.message_from(c.execute(select, (sid, account_sid)).fetchone())
+
+
+def _sid_boundary(page: PageRequest) -> tuple[Any, ...] | None:
+    return None if page.cursor is None else (page.cursor.sid,)
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
