@@ -29,10 +29,11 @@ def create_app(settings: Settings, store: Store, clock: Clock | None = None) -> 
     clock = clock or SystemClock()
     app = Starlette(
         routes=[
+            # Messages first: they are the hot path and routes are matched in order.
+            *messages.routes,
             Route("/healthz", healthz, methods=["GET"]),
             *accounts.routes,
             *numbers.routes,
-            *messages.routes,
         ],
         exception_handlers=dict[Any, Any](errors.HANDLERS),
     )

@@ -15,7 +15,7 @@ class AccountStatus(StrEnum):
     CLOSED = "closed"
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Account:
     """A main account (``owner_account_sid == sid``) or a subaccount of one."""
 
@@ -38,7 +38,7 @@ class Account:
         )
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class ApiKey:
     """An API key (``SK…``). Only a hash of its secret is ever stored."""
 

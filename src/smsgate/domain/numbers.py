@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberType
 
 DEFAULT_REGION = "US"
+_NANP_E164 = re.compile(r"\+1[0-9]{10}")
 
 
+@lru_cache(maxsize=65536)
 def to_e164(raw: str, region: str | None = DEFAULT_REGION) -> str | None:
     """``raw`` as E.164 (``+15017122661``), or None when it is not a possible phone number.
 
     Numbers written in national format are read in ``region``. We accept every *possible*
     number (right length for its country) rather than only *valid* ones, so that the
     fictional 555 numbers used throughout Twilio's documentation work.
+
+    Parsing costs tens of microseconds and senders and recipients repeat, so results are
+    cached (the function is pure).
     """
+    if _NANP_E164.fullmatch(raw):
+        return raw  # what phonenumbers answers for every +1 and ten digits, 20x faster
     try:
         parsed = phonenumbers.parse(raw, region)
     except NumberParseException:
@@ -27,14 +36,18 @@ def to_e164(raw: str, region: str | None = DEFAULT_REGION) -> str | None:
     return str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
 
 
+@lru_cache(maxsize=4096)
 def region_of(e164: str) -> str | None:
-    """The ISO region of an E.164 number (``US`` for ``+1…``), or None if unknown."""
+    """The ISO region of an E.164 number (``US`` for ``+1…``), or None if unknown.
+
+    Only senders need this (to read a national-format ``To``), and they are few: cached.
+    """
     try:
         parsed = phonenumbers.parse(e164, None)
     except NumberParseException:
         return None
-    region = phonenumbers.region_code_for_number(parsed)
-    return str(region) if region else None
+    found = phonenumbers.region_code_for_number(parsed)
+    return str(found) if found else None
 
 
 def number_type(e164: str) -> str:
@@ -62,7 +75,7 @@ def friendly_format(e164: str) -> str:
 HTTP_METHODS = ("GET", "POST")
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class PhoneNumber:
     """An IncomingPhoneNumber: a number one account owns, with its SMS webhooks."""
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from smsgate.clock import Clock
 from smsgate.domain.accounts import (
@@ -133,16 +133,17 @@ class AccountService:
         status: str | None,
     ) -> Account:
         self.require_account_credentials(principal)
-        if status is not None:
-            new_status = _parse_status(status)
-            if new_status is not target.status:
-                _check_transition(principal, target, new_status)
-                target.status = new_status
-        if friendly_name is not None:
-            target.friendly_name = friendly_name
-        target.date_updated = self._clock.now()
-        await self._store.save_account(target)
-        return target
+        new_status = target.status if status is None else _parse_status(status)
+        if new_status is not target.status:
+            _check_transition(principal, target, new_status)
+        updated = replace(
+            target,
+            status=new_status,
+            friendly_name=target.friendly_name if friendly_name is None else friendly_name,
+            date_updated=self._clock.now(),
+        )
+        await self._store.save_account(updated)
+        return updated
 
     async def count(self) -> int:
         return await self._store.count_accounts()
@@ -184,9 +185,11 @@ class AccountService:
         self, principal: Principal, account: Account, sid: str, friendly_name: str | None
     ) -> ApiKey:
         key = await self.get_key(principal, account, sid)
-        if friendly_name is not None:
-            key.friendly_name = friendly_name
-        key.date_updated = self._clock.now()
+        key = replace(
+            key,
+            friendly_name=key.friendly_name if friendly_name is None else friendly_name,
+            date_updated=self._clock.now(),
+        )
         await self._store.save_key(key)
         return key
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 from smsgate.clock import Clock
 from smsgate.domain.accounts import Account
@@ -60,7 +61,7 @@ class NumberService:
             date_updated=now,
             number_type=number_type(e164),
         )
-        _apply(number, changes)
+        number = _apply(number, changes)
         try:
             await self._store.create_number(number)
         except DuplicateKey:
@@ -88,10 +89,11 @@ class NumberService:
         """Change a number's settings, or move it to another account of the same family."""
         number = await self.get(account, sid)
         _check(changes)
-        _apply(number, changes)
-        if new_owner is not None:
-            number.account_sid = new_owner.sid
-        number.date_updated = self._clock.now()
+        number = replace(
+            _apply(number, changes),
+            account_sid=number.account_sid if new_owner is None else new_owner.sid,
+            date_updated=self._clock.now(),
+        )
         await self._store.save_number(number)
         return number
 
@@ -115,19 +117,22 @@ def _check(changes: NumberChanges) -> None:
             raise BadRequest(f"{_wire(name)} must be GET or POST, got '{method}'", code=20001)
 
 
-def _apply(number: PhoneNumber, changes: NumberChanges) -> None:
+def _apply(number: PhoneNumber, changes: NumberChanges) -> PhoneNumber:
+    """``number`` with every field ``changes`` sets replaced."""
+    updates: dict[str, Any] = {}
     if changes.friendly_name is not None:
-        number.friendly_name = changes.friendly_name
+        updates["friendly_name"] = changes.friendly_name
     for name in URL_FIELDS:
         value = getattr(changes, name)
         if value is not None:
-            setattr(number, name, value or None)  # "" clears a URL
+            updates[name] = value or None  # "" clears a URL
     for name in METHOD_FIELDS:
         value = getattr(changes, name)
         if value is not None:
-            setattr(number, name, value.upper())
+            updates[name] = value.upper()
     if changes.extra:
-        number.extra = {**number.extra, **changes.extra}
+        updates["extra"] = {**number.extra, **changes.extra}
+    return replace(number, **updates)
 
 
 def _wire(name: str) -> str:

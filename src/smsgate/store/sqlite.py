@@ -19,10 +19,11 @@ import logging
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from smsgate.domain.accounts import Account, ApiKey
 from smsgate.domain.messages import Message, Status
@@ -43,6 +44,7 @@ from smsgate.store.schema import upgrade
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+E = TypeVar("E")
 Op = Callable[[sqlite3.Connection], Any]
 MAX_BATCH = 512
 DB_FILE = "smsgate.db"
@@ -115,20 +117,24 @@ class _Writer(threading.Thread):
     ) -> list[Any]:
         self.batches += 1
         self.ops += len(batch)
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            return [StoreUnavailable(f"cannot start a write: {exc}")] * len(batch)
-        results: list[Any] = []
-        single = len(batch) == 1
-        for op, _ in batch:
-            results.append(_run_one(conn, op, single))
-        try:
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            conn.execute("ROLLBACK")
-            return [StoreUnavailable(f"commit failed: {exc}")] * len(batch)
-        return results
+        return _run_batch(conn, batch)
+
+
+def _run_batch(conn: sqlite3.Connection, batch: list[tuple[Op, asyncio.Future[Any]]]) -> list[Any]:
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.Error as exc:
+        return [StoreUnavailable(f"cannot start a write: {exc}")] * len(batch)
+    results: list[Any] = []
+    single = len(batch) == 1
+    for op, _ in batch:
+        results.append(_run_one(conn, op, single))
+    try:
+        conn.execute("COMMIT")
+    except sqlite3.Error as exc:
+        conn.execute("ROLLBACK")
+        return [StoreUnavailable(f"commit failed: {exc}")] * len(batch)
+    return results
 
 
 def _run_one(conn: sqlite3.Connection, op: Op, single: bool) -> Any:
@@ -166,6 +172,40 @@ def _resolve_all(batch: list[tuple[Op, asyncio.Future[Any]]], results: list[Any]
             fut.set_result(result)
 
 
+class _ReadCache(Generic[E]):
+    """Entities by key, filled on read and dropped around every write that may change them.
+
+    Entities are frozen dataclasses, so every caller can share the cached object.
+    """
+
+    def __init__(self) -> None:
+        self._items: dict[str, E] = {}
+
+    def get(self, key: str, load: Callable[[str], E | None]) -> E | None:
+        found = self._items.get(key)
+        if found is None:
+            found = load(key)
+            if found is None:
+                return None
+            self._items[key] = found
+        return found
+
+    @contextmanager
+    def writing(self, key: str | None) -> Iterator[None]:
+        """Drop ``key`` (None: everything) before the write and again once it committed."""
+        self._drop(key)
+        try:
+            yield
+        finally:
+            self._drop(key)
+
+    def _drop(self, key: str | None) -> None:
+        if key is None:
+            self._items.clear()
+        else:
+            self._items.pop(key, None)
+
+
 class SqliteStore:
     """The Store on one SQLite file (by default ``<data dir>/smsgate.db``)."""
 
@@ -176,6 +216,12 @@ class SqliteStore:
         self._inline: sqlite3.Connection | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._local = threading.local()
+        # Every request authenticates and checks its sender: cache those small tables here.
+        # This process is the only writer of the file (the CLI only adds accounts), so
+        # dropping an entry around each write keeps the caches exact.
+        self._accounts: _ReadCache[Account] = _ReadCache()
+        self._keys: _ReadCache[ApiKey] = _ReadCache()
+        self._numbers: _ReadCache[PhoneNumber] = _ReadCache()
 
     @property
     def url(self) -> str:
@@ -265,11 +311,15 @@ class SqliteStore:
         await self._exec(rows.INSERT_ACCOUNT, rows.account_params(account))
 
     async def get_account(self, sid: str) -> Account | None:
+        return self._accounts.get(sid, self._load_account)
+
+    def _load_account(self, sid: str) -> Account | None:
         r = self._one(f"SELECT {rows.ACCOUNT_COLS} FROM accounts WHERE sid = ?", (sid,))
         return None if r is None else rows.account_from(r)
 
     async def save_account(self, account: Account) -> None:
-        await self._exec(rows.UPDATE_ACCOUNT, rows.account_params(account))
+        with self._accounts.writing(account.sid):
+            await self._exec(rows.UPDATE_ACCOUNT, rows.account_params(account))
 
     async def count_accounts(self) -> int:
         return int(self._one("SELECT count(*) FROM accounts", ())[0])
@@ -306,17 +356,22 @@ class SqliteStore:
         await self._exec(rows.INSERT_KEY, rows.key_params(key))
 
     async def get_key(self, sid: str) -> ApiKey | None:
+        return self._keys.get(sid, self._load_key)
+
+    def _load_key(self, sid: str) -> ApiKey | None:
         r = self._one(f"SELECT {rows.KEY_COLS} FROM api_keys WHERE sid = ?", (sid,))
         return None if r is None else rows.key_from(r)
 
     async def save_key(self, key: ApiKey) -> None:
-        await self._exec(rows.UPDATE_KEY, rows.key_params(key))
+        with self._keys.writing(key.sid):
+            await self._exec(rows.UPDATE_KEY, rows.key_params(key))
 
     async def delete_key(self, account_sid: str, sid: str) -> bool:
-        n = await self._exec(
-            "DELETE FROM api_keys WHERE sid = :sid AND account_sid = :a",
-            {"sid": sid, "a": account_sid},
-        )
+        with self._keys.writing(sid):
+            n = await self._exec(
+                "DELETE FROM api_keys WHERE sid = :sid AND account_sid = :a",
+                {"sid": sid, "a": account_sid},
+            )
         return n > 0
 
     async def list_keys(self, account_sid: str, page: PageRequest) -> Page[ApiKey]:
@@ -334,7 +389,8 @@ class SqliteStore:
     # -- phone numbers ---------------------------------------------------------------------
 
     async def create_number(self, number: PhoneNumber) -> None:
-        await self._exec(rows.INSERT_NUMBER, rows.number_params(number))
+        with self._numbers.writing(None):
+            await self._exec(rows.INSERT_NUMBER, rows.number_params(number))
 
     async def get_number(self, account_sid: str, sid: str) -> PhoneNumber | None:
         r = self._one(
@@ -344,6 +400,9 @@ class SqliteStore:
         return None if r is None else rows.number_from(r)
 
     async def find_number(self, phone_number: str) -> PhoneNumber | None:
+        return self._numbers.get(phone_number, self._load_number)
+
+    def _load_number(self, phone_number: str) -> PhoneNumber | None:
         r = self._one(
             f"SELECT {rows.NUMBER_COLS} FROM phone_numbers WHERE phone_number = ?",
             (phone_number,),
@@ -351,13 +410,15 @@ class SqliteStore:
         return None if r is None else rows.number_from(r)
 
     async def save_number(self, number: PhoneNumber) -> None:
-        await self._exec(rows.UPDATE_NUMBER, rows.number_params(number))
+        with self._numbers.writing(None):
+            await self._exec(rows.UPDATE_NUMBER, rows.number_params(number))
 
     async def delete_number(self, account_sid: str, sid: str) -> bool:
-        n = await self._exec(
-            "DELETE FROM phone_numbers WHERE sid = :sid AND account_sid = :a",
-            {"sid": sid, "a": account_sid},
-        )
+        with self._numbers.writing(None):
+            n = await self._exec(
+                "DELETE FROM phone_numbers WHERE sid = :sid AND account_sid = :a",
+                {"sid": sid, "a": account_sid},
+            )
         return n > 0
 
     async def list_numbers(
