@@ -1,0 +1,170 @@
+"""Shared fixtures: the installed ``smsgate serve`` on a free loopback port, and SDK clients.
+
+The server runs as a real subprocess on a real SQLite file. Each test gets its own
+subaccount (and a fresh number) of the bootstrapped main account, so tests stay independent
+while sharing one server per session.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from twilio.rest import Client
+
+# The console script installed next to this interpreter (the venv the tests run in).
+_BESIDE = Path(sys.executable).parent / "smsgate"
+SMSGATE = str(_BESIDE) if _BESIDE.exists() else (shutil.which("smsgate") or "smsgate")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05) -> Any:
+    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s: {predicate}")
+        time.sleep(interval)
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[str]
+    port: int
+    data_dir: Path
+    log: Path
+    account_sid: str = ""
+    auth_token: str = ""
+    test_number: str = ""
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def db(self) -> Path:
+        return self.data_dir / "smsgate.db"
+
+    def healthy(self) -> bool:
+        try:
+            return httpx.get(self.base_url + "/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        return self.process.wait(timeout)
+
+
+def start_server(
+    data_dir: Path, *, env: dict[str, str] | None = None, args: list[str] | None = None
+) -> Server:
+    """Start ``smsgate serve`` and wait for /healthz; parse the bootstrap banner if printed."""
+    port = free_port()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log = data_dir.parent / f"{data_dir.name}-server-{port}.log"
+    out = log.with_suffix(".out")
+    full_env = {**os.environ, **(env or {})}
+    cmd = [SMSGATE, "serve", "--data-dir", str(data_dir), "--port", str(port), *(args or [])]
+    with log.open("w") as err, out.open("w") as stdout:
+        proc = subprocess.Popen(cmd, stdout=stdout, stderr=err, env=full_env, text=True)
+    server = Server(proc, port, data_dir, log)
+
+    def ready() -> bool:
+        if proc.poll() is not None:
+            raise AssertionError(f"smsgate exited with {proc.returncode}:\n{log.read_text()}")
+        return server.healthy()
+
+    wait_until(ready, timeout=30)
+    banner = out.read_text()
+    if m := re.search(
+        r"Account SID : (AC\w+)\s+Auth token  : (\w+)\s+Test number : (\+\d+)", banner
+    ):
+        server.account_sid, server.auth_token, server.test_number = m.groups()
+    return server
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    srv = start_server(tmp_path_factory.mktemp("smsgate") / "data")
+    assert srv.account_sid, "an empty data dir must print the bootstrap banner"
+    yield srv
+    code = srv.stop()
+    assert code == 0, srv.log.read_text()
+
+
+def sdk(server: Server, username: str, password: str, account_sid: str | None = None) -> Client:
+    client = Client(username, password, account_sid=account_sid)
+    client.api.base_url = server.base_url
+    return client
+
+
+@pytest.fixture(scope="session")
+def main_client(server: Server) -> Client:
+    return sdk(server, server.account_sid, server.auth_token)
+
+
+@dataclass
+class Tenant:
+    """A subaccount with one number of its own, for one test."""
+
+    client: Client
+    sid: str
+    token: str
+    number: str
+    http: httpx.Client
+
+    def url(self, path: str) -> str:
+        return f"/2010-04-01/Accounts/{self.sid}{path}"
+
+
+def random_number() -> str:
+    return "+1501" + "".join(secrets.choice("0123456789") for _ in range(7))
+
+
+@pytest.fixture
+def tenant(server: Server, main_client: Client) -> Iterator[Tenant]:
+    sub = main_client.api.v2010.accounts.create(friendly_name="test tenant")
+    client = sdk(server, sub.sid, sub.auth_token)
+    number = client.incoming_phone_numbers.create(phone_number=random_number()).phone_number
+    with httpx.Client(base_url=server.base_url, auth=(sub.sid, sub.auth_token)) as http:
+        yield Tenant(client, sub.sid, sub.auth_token, number, http)
+
+
+def set_status(server: Server, sid: str, status: str, date_sent_us: int | None = None) -> None:
+    """Move a message to another status directly in the SQLite file.
+
+    Delivery arrives with a later issue; until then tests put messages into final states
+    the way the delivery worker will, by writing the row.
+    """
+    with sqlite3.connect(server.db, timeout=10) as conn:
+        if date_sent_us is None:
+            conn.execute("UPDATE messages SET status = ? WHERE sid = ?", (status, sid))
+        else:
+            conn.execute(
+                "UPDATE messages SET status = ?, date_sent = ?, list_key = ? WHERE sid = ?",
+                (status, date_sent_us, date_sent_us, sid),
+            )
