@@ -46,8 +46,9 @@ def region_of(e164: str) -> str | None:
         parsed = phonenumbers.parse(e164, None)
     except NumberParseException:
         return None
-    found = phonenumbers.region_code_for_number(parsed)
-    return str(found) if found else None
+    # The country's main region is what matters for reading national numbers (+1 → US).
+    found = phonenumbers.region_code_for_country_code(parsed.country_code)
+    return None if found == phonenumbers.UNKNOWN_REGION else str(found)
 
 
 def number_type(e164: str) -> str:
