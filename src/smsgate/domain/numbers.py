@@ -47,6 +47,8 @@ def region_of(e164: str) -> str | None:
     except NumberParseException:
         return None
     # The country's main region is what matters for reading national numbers (+1 → US).
+    if parsed.country_code is None:
+        return None
     found = phonenumbers.region_code_for_country_code(parsed.country_code)
     return None if found == phonenumbers.UNKNOWN_REGION else str(found)
 
