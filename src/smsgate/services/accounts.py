@@ -85,18 +85,7 @@ class AccountService:
     async def create_main(self, friendly_name: str | None) -> Account:
         """A new top-level account (used by the CLI, never through the API)."""
         now = self._clock.now()
-        sid = new_sid("AC")
-        account = Account(
-            sid=sid,
-            owner_account_sid=sid,
-            friendly_name=friendly_name or f"smsgate account {now:%Y-%m-%d %H:%M:%S}",
-            auth_token=new_secret(),
-            status=AccountStatus.ACTIVE,
-            date_created=now,
-            date_updated=now,
-        )
-        await self._store.create_account(account)
-        return account
+        return await self._create(None, friendly_name or f"smsgate account {now:%Y-%m-%d %H:%M:%S}")
 
     async def create_subaccount(self, principal: Principal, friendly_name: str | None) -> Account:
         self.require_account_credentials(principal)
@@ -104,10 +93,16 @@ class AccountService:
         if parent.is_subaccount:
             raise Forbidden("A subaccount cannot create subaccounts.")
         now = self._clock.now()
+        name = friendly_name or f"SubAccount Created at {now:%Y-%m-%d %I:%M %p}"
+        return await self._create(parent.sid, name)
+
+    async def _create(self, owner_sid: str | None, friendly_name: str) -> Account:
+        now = self._clock.now()
+        sid = new_sid("AC")
         account = Account(
-            sid=new_sid("AC"),
-            owner_account_sid=parent.sid,
-            friendly_name=friendly_name or f"SubAccount Created at {now:%Y-%m-%d %I:%M %p}",
+            sid=sid,
+            owner_account_sid=owner_sid or sid,
+            friendly_name=friendly_name,
             auth_token=new_secret(),
             status=AccountStatus.ACTIVE,
             date_created=now,
