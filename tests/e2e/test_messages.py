@@ -138,7 +138,7 @@ def test_national_format_to_is_normalised(tenant: Tenant) -> None:
         ),
         ({"To": "+15558675310", "From": "NUMBER", "MediaUrl": "ftp://e.com/a.png"}, 21620),
         ({"To": "+15558675310", "From": "NUMBER", "Body": "x", "StatusCallback": "nope"}, 21609),
-        ({"To": "+15558675310", "From": "NUMBER", "Body": "x", "ValidityPeriod": "0"}, 20001),
+        ({"To": "+15558675310", "From": "NUMBER", "Body": "x", "ValidityPeriod": "0"}, 30012),
         ({"To": "+15558675310", "From": "NUMBER", "Body": "x", "ValidityPeriod": "x"}, 20001),
         ({"To": "+15558675310", "From": "NUMBER", "Body": "x", "SmartEncoded": "maybe"}, 20001),
         ({"To": "+15558675310", "From": "NUMBER", "Body": "x", "ContentRetention": "no"}, 20001),

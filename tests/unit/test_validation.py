@@ -37,7 +37,7 @@ def check(**fields: object) -> ValidCreate:
         ({**OK, "media_urls": tuple(f"https://e.com/{i}" for i in range(11))}, 21623),
         ({**OK, "media_urls": ("https://e_x.com/a.png",)}, 21620),
         ({**OK, "status_callback": "https://"}, 21609),
-        ({**OK, "validity_period": 36001}, 20001),
+        ({**OK, "validity_period": 0}, 30012),
         ({**OK, "schedule_type": "fixed"}, 35111),
         ({**OK, "messaging_service_sid": "MGnope"}, 21701),
     ],
@@ -64,6 +64,12 @@ def test_valid_request_is_normalised_and_segmented() -> None:
 def test_national_to_is_read_in_the_senders_country() -> None:
     valid = check(to="020 7946 0018", from_="+447700900123", body="hi")
     assert valid.to == "+442079460018"
+
+
+def test_long_validity_periods_are_capped_like_twilio_does() -> None:
+    assert check(**{**OK, "validity_period": 90000}).validity_period == 36000
+    assert check(**{**OK, "validity_period": 5}).validity_period == 5
+    assert check(**OK).validity_period is None
 
 
 def test_1600_characters_is_the_limit() -> None:

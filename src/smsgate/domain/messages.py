@@ -122,6 +122,7 @@ class ValidCreate:
     body: str
     media_urls: tuple[str, ...]
     segments: segments.SegmentInfo
+    validity_period: int | None = None
 
 
 def validate_create(req: CreateRequest) -> ValidCreate:
@@ -156,7 +157,14 @@ def validate_create(req: CreateRequest) -> ValidCreate:
     _check_media(req.media_urls)
     _check_optional(req)
     return ValidCreate(
-        to, from_, req.messaging_service_sid, body, req.media_urls, segments.analyze(body)
+        to,
+        from_,
+        req.messaging_service_sid,
+        body,
+        req.media_urls,
+        segments.analyze(body),
+        # Twilio answers a longer period with warning 30045 and uses its maximum.
+        None if req.validity_period is None else min(req.validity_period, MAX_VALIDITY),
     )
 
 
@@ -210,12 +218,10 @@ def _check_optional(req: CreateRequest) -> None:
         raise ValidationError(
             f"The StatusCallback URL {req.status_callback} is not a valid URL.", code=21609
         )
-    if req.validity_period is not None and not (
-        MIN_VALIDITY <= req.validity_period <= MAX_VALIDITY
-    ):
+    if req.validity_period is not None and req.validity_period < MIN_VALIDITY:
         raise ValidationError(
-            f"ValidityPeriod must be between {MIN_VALIDITY} and {MAX_VALIDITY} seconds.",
-            code=20001,
+            f"ValidityPeriod {req.validity_period} is below the minimum of {MIN_VALIDITY} second.",
+            code=30012,
         )
     if req.schedule_type is not None and req.schedule_type != "fixed":
         raise ValidationError(

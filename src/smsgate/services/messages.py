@@ -55,7 +55,7 @@ class MessageService:
             date_updated=now,
             messaging_service_sid=valid.messaging_service_sid,
             status_callback=req.status_callback,
-            validity_period=req.validity_period,
+            validity_period=valid.validity_period,
             send_at=req.send_at,
             encoding=info.encoding.value,
             media_urls=list(valid.media_urls),
