@@ -1,0 +1,99 @@
+"""The carrier seam: what the delivery worker asks of a carrier, and what it hears back.
+
+A Connector submits one outbound SMS at a time and reports delivery receipts and inbound
+(mobile-originated) messages through callbacks it is given when it starts. Errors form a
+small tree that carries the Twilio error code a failure maps to:
+
+    ConnectorError                 code (Twilio 30xxx) and message
+    ├── TemporaryError             retry later with backoff (throttled, no bind, timeout …)
+    └── PermanentError             the message fails with ``code`` (bad destination …)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundSms:
+    """One message handed to a carrier for one attempt."""
+
+    message_sid: str
+    account_sid: str
+    to: str
+    from_: str
+    body: str
+    media_urls: tuple[str, ...]
+    num_segments: int
+    attempt: int
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitResult:
+    """The carrier accepted the message (status ``sent``)."""
+
+    carrier_id: str
+    parts: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """A delivery receipt for an earlier submit."""
+
+    carrier_id: str
+    status: Literal["delivered", "undelivered", "failed"]
+    error_code: int | None = None
+    done_date: datetime | None = None  # becomes RawDlrDoneDate (YYMMDDhhmm)
+
+
+@dataclass(frozen=True, slots=True)
+class InboundSms:
+    """A mobile-originated message addressed to one of our numbers."""
+
+    from_: str
+    to: str
+    body: str
+    media_urls: tuple[str, ...] = ()
+    num_segments: int = 1
+
+
+class ConnectorError(Exception):
+    """A submit failed; ``code`` is the Twilio error code it maps to."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class TemporaryError(ConnectorError):
+    """Try again later: the carrier is throttling, unbound or slow."""
+
+
+class PermanentError(ConnectorError):
+    """The message cannot be delivered; it fails with ``code``."""
+
+
+ReceiptHandler = Callable[[Receipt], Awaitable[None]]
+InboundHandler = Callable[[InboundSms], Awaitable[None]]
+
+
+class Connector(Protocol):
+    """A carrier. Implementations: the simulator (default) and SMPP."""
+
+    name: str
+
+    async def start(self, on_receipt: ReceiptHandler, on_inbound: InboundHandler) -> None:
+        """Connect (bind) and begin reporting receipts and inbound messages."""
+        ...
+
+    async def submit(self, sms: OutboundSms) -> SubmitResult:
+        """Hand one message to the carrier. Raises TemporaryError or PermanentError."""
+        ...
+
+    async def close(self) -> None:
+        """Stop reporting and disconnect."""
+        ...
