@@ -1,0 +1,125 @@
+"""The built-in simulator carrier: deterministic, documented behaviour for every branch.
+
+Default: a submitted message is ``sent`` at once and ``delivered`` after ``delivery_delay``
+seconds. Twilio's test "magic numbers" are refused at create time with Twilio's codes, and
+further numbers exercise the other branches users must handle (docs/simulator.md):
+
+| To              | What happens                                                    |
+|-----------------|-----------------------------------------------------------------|
+| +15005550010    | sent, then undelivered with 30003 (unreachable handset)          |
+| +15005550011    | sent, then undelivered with 30005 (unknown handset)              |
+| +15005550012    | failed at submit with 30007 (carrier filtering)                  |
+| +15005550013    | failed at submit with 30006 (landline)                           |
+| +15005550014    | slow: delivered after ``slow_delay`` seconds                     |
+| +15005550015    | sent, and no receipt ever arrives                                |
+| +15005550016    | two temporary carrier errors (retried), then delivered           |
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from dataclasses import dataclass
+
+from smsgate.clock import Clock, SystemClock
+from smsgate.connectors.base import (
+    InboundHandler,
+    OutboundSms,
+    PermanentError,
+    Receipt,
+    ReceiptHandler,
+    SubmitResult,
+    TemporaryError,
+)
+
+# Create-time refusals, as Twilio's test credentials document them: number -> (code, text).
+MAGIC_TO = {
+    "+15005550001": (21211, "The 'To' number +15005550001 is not a valid phone number."),
+    "+15005550002": (21612, "The 'To' phone number is not currently reachable via SMS."),
+    "+15005550003": (21408, "Permission to send an SMS has not been enabled for the region."),
+    "+15005550004": (21610, "Attempt to send to unsubscribed recipient"),
+    "+15005550009": (21614, "'To' number is not a valid mobile number"),
+}
+MAGIC_FROM = {
+    "+15005550001": (21212, "The 'From' number +15005550001 is not a valid phone number."),
+    "+15005550007": (21606, "The 'From' phone number is not owned by your account."),
+    "+15005550008": (
+        21611,
+        "This 'From' number has exceeded the maximum number of queued messages.",
+    ),
+}
+ALWAYS_VALID_FROM = "+15005550006"
+
+UNDELIVERED = {"+15005550010": 30003, "+15005550011": 30005}
+FAILED = {
+    "+15005550012": (30007, "Message filtered by the carrier"),
+    "+15005550013": (30006, "Landline or unreachable carrier"),
+}
+SLOW, NO_RECEIPT, FLAKY = "+15005550014", "+15005550015", "+15005550016"
+FLAKY_FAILURES = 2
+
+
+@dataclass(frozen=True, slots=True)
+class SimulatorConfig:
+    delivery_delay: float = 0.5
+    slow_delay: float = 10.0
+
+
+def preflight(to: str, from_: str | None) -> tuple[int, str] | None:
+    """The create-time refusal the simulator's magic numbers call for, if any."""
+    if from_ in MAGIC_FROM:
+        return MAGIC_FROM[from_]
+    return MAGIC_TO.get(to)
+
+
+class SimulatorConnector:
+    """A carrier that lives in the process and behaves as the table above says."""
+
+    name = "simulator"
+
+    def __init__(self, config: SimulatorConfig | None = None, clock: Clock | None = None) -> None:
+        self._config = config or SimulatorConfig()
+        self._clock = clock or SystemClock()
+        self._ids = itertools.count(1)
+        self._on_receipt: ReceiptHandler | None = None
+        self._on_inbound: InboundHandler | None = None
+        self._pending: set[asyncio.Task[None]] = set()
+
+    async def start(self, on_receipt: ReceiptHandler, on_inbound: InboundHandler) -> None:
+        self._on_receipt, self._on_inbound = on_receipt, on_inbound
+
+    async def close(self) -> None:
+        for task in self._pending:
+            task.cancel()
+        await asyncio.gather(*self._pending, return_exceptions=True)
+        self._pending.clear()
+
+    async def submit(self, sms: OutboundSms) -> SubmitResult:
+        if sms.to in FAILED:
+            raise PermanentError(*FAILED[sms.to])
+        if sms.to == FLAKY and sms.attempt <= FLAKY_FAILURES:
+            raise TemporaryError(30008, "Simulated temporary carrier error")
+        carrier_id = f"sim-{sms.message_sid}-{next(self._ids)}"
+        if sms.to != NO_RECEIPT:
+            delay = self._config.slow_delay if sms.to == SLOW else self._config.delivery_delay
+            code = UNDELIVERED.get(sms.to)
+            receipt = Receipt(
+                carrier_id,
+                "undelivered" if code else "delivered",
+                error_code=code,
+            )
+            self._later(delay, receipt)
+        return SubmitResult(carrier_id, parts=max(sms.num_segments, 1))
+
+    def _later(self, delay: float, receipt: Receipt) -> None:
+        task = asyncio.get_running_loop().create_task(self._report(delay, receipt))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _report(self, delay: float, receipt: Receipt) -> None:
+        await asyncio.sleep(delay)
+        if self._on_receipt is not None:
+            done = self._clock.now()
+            await self._on_receipt(
+                Receipt(receipt.carrier_id, receipt.status, receipt.error_code, done)
+            )
