@@ -145,13 +145,34 @@ def random_number() -> str:
     return "+1501" + "".join(secrets.choice("0123456789") for _ in range(7))
 
 
-@pytest.fixture
-def tenant(server: Server, main_client: Client) -> Iterator[Tenant]:
+def make_tenant(server: Server, main_client: Client) -> Iterator[Tenant]:
     sub = main_client.api.v2010.accounts.create(friendly_name="test tenant")
     client = sdk(server, sub.sid, sub.auth_token)
     number = client.incoming_phone_numbers.create(phone_number=random_number()).phone_number
     with httpx.Client(base_url=server.base_url, auth=(sub.sid, sub.auth_token)) as http:
         yield Tenant(client, sub.sid, sub.auth_token, number, http)
+
+
+@pytest.fixture
+def tenant(server: Server, main_client: Client) -> Iterator[Tenant]:
+    """A subaccount on the full server: messages really move through the simulator."""
+    yield from make_tenant(server, main_client)
+
+
+@pytest.fixture(scope="session")
+def idle_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """An API-only node (``--no-worker``): messages stay where the API put them."""
+    srv = start_server(tmp_path_factory.mktemp("smsgate-idle") / "data", args=["--no-worker"])
+    yield srv
+    assert srv.stop() == 0, srv.log.read_text()
+
+
+@pytest.fixture
+def idle_tenant(idle_server: Server) -> Iterator[Tenant]:
+    """A subaccount whose messages stay queued until a test moves them."""
+    yield from make_tenant(
+        idle_server, sdk(idle_server, idle_server.account_sid, idle_server.auth_token)
+    )
 
 
 def set_status(server: Server, sid: str, status: str, date_sent_us: int | None = None) -> None:

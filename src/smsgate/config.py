@@ -39,6 +39,14 @@ class Settings:
         True, "On an empty store, create a main account and a test number and print them."
     )
     max_body_bytes: int = _opt(1_048_576, "Largest request body accepted (413 above it).")
+    worker: bool = _opt(True, "Run the delivery worker and webhook sender inside serve.")
+    carrier: str = _opt("simulator", "The carrier messages go to: simulator.")
+    sender_mps: float | None = _opt(
+        None, "Segments per second for every sender (0 = unlimited); default: Twilio's classes."
+    )
+    simulator_delay: float = _opt(0.5, "Seconds before the simulator reports delivery.")
+    webhook_retries: int = _opt(1, "Default retries of a failed webhook (URL #rc= overrides).")
+    webhook_timeout: float = _opt(15.0, "Default total seconds a webhook may take (#tt=).")
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -47,6 +55,18 @@ class Settings:
             raise ConfigError(f"log_level must be debug, info, warning or error: {self.log_level}")
         if self.max_body_bytes < 1024:
             raise ConfigError("max_body_bytes must be at least 1024")
+        if self.carrier != "simulator":
+            raise ConfigError(
+                f"carrier must be 'simulator' (SMPP comes later), got {self.carrier!r}"
+            )
+        if self.sender_mps is not None and self.sender_mps < 0:
+            raise ConfigError("sender_mps must be 0 (unlimited) or more")
+        if not 0 <= self.webhook_retries <= 5:
+            raise ConfigError("webhook_retries must be from 0 to 5")
+        if not 0.1 <= self.webhook_timeout <= 15:
+            raise ConfigError("webhook_timeout must be from 0.1 to 15 seconds")
+        if self.simulator_delay < 0:
+            raise ConfigError("simulator_delay must not be negative")
 
     @property
     def sqlite_path(self) -> Path | None:
@@ -107,11 +127,12 @@ def _cast(raw: Any, hint: Any, source: str) -> Any:
         if lowered in ("0", "false", "no", "off"):
             return False
         raise ConfigError(f"{source} must be true or false, got {raw!r}")
-    if target is int:
+    if target is int or target is float:
         try:
-            return int(raw)
+            return target(raw)
         except ValueError:
-            raise ConfigError(f"{source} must be an integer, got {raw!r}") from None
+            kind = "an integer" if target is int else "a number"
+            raise ConfigError(f"{source} must be {kind}, got {raw!r}") from None
     if target is Path:
         return Path(raw)
     if hint is not target and raw == "":

@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 from twilio.base.exceptions import TwilioRestException
+from twilio.rest import Client
 
-from tests.conftest import Server, Tenant, set_status
+from tests.conftest import Server, Tenant, random_number, set_status
 
 SID_RE = re.compile(r"^SM[0-9a-f]{32}$")
 RFC2822 = re.compile(
@@ -41,19 +42,21 @@ def count(t: Tenant) -> int:
     return len(t.client.messages.list())
 
 
-def test_create_with_the_sdk_returns_a_queued_message(tenant: Tenant) -> None:
-    m = tenant.client.messages.create(to="+15558675310", from_=tenant.number, body="Hi there")
+def test_create_with_the_sdk_returns_a_queued_message(idle_tenant: Tenant) -> None:
+    m = idle_tenant.client.messages.create(
+        to="+15558675310", from_=idle_tenant.number, body="Hi there"
+    )
     assert SID_RE.match(m.sid)
     assert (m.status, m.direction, m.body) == ("queued", "outbound-api", "Hi there")
-    assert (m.to, m.from_, m.account_sid) == ("+15558675310", tenant.number, tenant.sid)
+    assert (m.to, m.from_, m.account_sid) == ("+15558675310", idle_tenant.number, idle_tenant.sid)
     assert (m.num_segments, m.num_media, m.price, m.error_code) == ("1", "0", None, None)
     assert m.date_created is not None and m.date_sent is None
-    fetched = tenant.client.messages(m.sid).fetch()
+    fetched = idle_tenant.client.messages(m.sid).fetch()
     assert (fetched.sid, fetched.body, fetched.status) == (m.sid, "Hi there", "queued")
 
 
-def test_wire_format_matches_twilio_types(tenant: Tenant) -> None:
-    r = create_raw(tenant, To="+15558675310", From=tenant.number, Body="wire")
+def test_wire_format_matches_twilio_types(idle_tenant: Tenant) -> None:
+    r = create_raw(idle_tenant, To="+15558675310", From=idle_tenant.number, Body="wire")
     assert r.status_code == 201
     assert r.headers["content-type"].startswith("application/json")
     body = r.json()
@@ -62,13 +65,13 @@ def test_wire_format_matches_twilio_types(tenant: Tenant) -> None:
     assert body["error_code"] is None and body["price"] is None
     assert RFC2822.match(body["date_created"]) and RFC2822.match(body["date_updated"])
     assert body["api_version"] == "2010-04-01"
-    base = f"/2010-04-01/Accounts/{tenant.sid}/Messages/{body['sid']}"
+    base = f"/2010-04-01/Accounts/{idle_tenant.sid}/Messages/{body['sid']}"
     assert body["uri"] == base + ".json"
     assert body["subresource_uris"] == {
         "media": base + "/Media.json",
         "feedback": base + "/Feedback.json",
     }
-    again = tenant.http.get(body["uri"]).json()
+    again = idle_tenant.http.get(body["uri"]).json()
     assert again == body
 
 
@@ -167,8 +170,11 @@ def test_sdk_raises_twilio_rest_exception(tenant: Tenant) -> None:
     assert "A 'To' phone number is required." in info.value.msg
 
 
-def test_a_number_of_another_account_is_not_a_valid_from(tenant: Tenant, server: Server) -> None:
-    r = create_raw(tenant, To="+15558675310", From=server.test_number, Body="x")
+def test_a_number_of_another_account_is_not_a_valid_from(
+    tenant: Tenant, main_client: Client
+) -> None:
+    theirs = main_client.incoming_phone_numbers.create(phone_number=random_number()).phone_number
+    r = create_raw(tenant, To="+15558675310", From=theirs, Body="x")
     assert r.json()["code"] == 21606
 
 
@@ -180,27 +186,29 @@ def test_fetch_unknown_and_malformed_sids_are_404(tenant: Tenant) -> None:
         assert r.json()["message"] == f"The requested resource {r.request.url.path} was not found"
 
 
-def test_list_is_newest_first_and_pages_with_tokens(tenant: Tenant) -> None:
+def test_list_is_newest_first_and_pages_with_tokens(idle_tenant: Tenant) -> None:
     sids = [
-        tenant.client.messages.create(to="+15558675310", from_=tenant.number, body=str(i)).sid
+        idle_tenant.client.messages.create(
+            to="+15558675310", from_=idle_tenant.number, body=str(i)
+        ).sid
         for i in range(7)
     ]
-    listed = [m.sid for m in tenant.client.messages.list(page_size=3)]
+    listed = [m.sid for m in idle_tenant.client.messages.list(page_size=3)]
     assert listed == sids[::-1]
-    first = tenant.http.get(tenant.url("/Messages.json"), params={"PageSize": 3}).json()
+    first = idle_tenant.http.get(idle_tenant.url("/Messages.json"), params={"PageSize": 3}).json()
     assert set(first) == ENVELOPE
     assert (first["page"], first["page_size"], first["start"], first["end"]) == (0, 3, 0, 2)
     assert first["previous_page_uri"] is None
     assert first["next_page_uri"].endswith(f"PageSize=3&Page=1&PageToken=PA{sids[4]}")
     assert first["first_page_uri"] == first["uri"]
-    assert first["uri"] == tenant.url("/Messages.json") + "?PageSize=3&Page=0"
-    second = tenant.http.get(first["next_page_uri"]).json()
+    assert first["uri"] == idle_tenant.url("/Messages.json") + "?PageSize=3&Page=0"
+    second = idle_tenant.http.get(first["next_page_uri"]).json()
     assert [m["sid"] for m in second["messages"]] == sids[3:0:-1]
     assert (second["page"], second["start"], second["end"]) == (1, 3, 5)
     assert second["previous_page_uri"].endswith(f"Page=0&PageToken=PB{sids[3]}")
-    back = tenant.http.get(second["previous_page_uri"]).json()
+    back = idle_tenant.http.get(second["previous_page_uri"]).json()
     assert [m["sid"] for m in back["messages"]] == sids[6:3:-1]
-    last = tenant.http.get(second["next_page_uri"]).json()
+    last = idle_tenant.http.get(second["next_page_uri"]).json()
     assert [m["sid"] for m in last["messages"]] == [sids[0]]
     assert last["next_page_uri"] is None
 
@@ -212,21 +220,25 @@ def test_empty_list_envelope(tenant: Tenant) -> None:
     assert body["uri"] == tenant.url("/Messages.json") + "?To=%2B15550000000&PageSize=50&Page=0"
 
 
-def test_walking_pages_while_messages_arrive_neither_repeats_nor_skips(tenant: Tenant) -> None:
+def test_walking_pages_while_messages_arrive_neither_repeats_nor_skips(idle_tenant: Tenant) -> None:
     existing = {
-        tenant.client.messages.create(to="+15558675310", from_=tenant.number, body=str(i)).sid
+        idle_tenant.client.messages.create(
+            to="+15558675310", from_=idle_tenant.number, body=str(i)
+        ).sid
         for i in range(25)
     }
     stop = threading.Event()
 
     def keep_sending() -> None:
         while not stop.is_set():
-            tenant.client.messages.create(to="+15558675311", from_=tenant.number, body="new")
+            idle_tenant.client.messages.create(
+                to="+15558675311", from_=idle_tenant.number, body="new"
+            )
 
     sender = threading.Thread(target=keep_sending)
     sender.start()
     try:
-        seen = [m.sid for m in tenant.client.messages.stream(page_size=4)]
+        seen = [m.sid for m in idle_tenant.client.messages.stream(page_size=4)]
     finally:
         stop.set()
         sender.join()
@@ -234,45 +246,57 @@ def test_walking_pages_while_messages_arrive_neither_repeats_nor_skips(tenant: T
     assert existing <= set(seen), "a walk skipped a message that existed when it began"
 
 
-def test_deleting_a_whole_page_does_not_break_the_walk(server: Server, tenant: Tenant) -> None:
+def test_deleting_a_whole_page_does_not_break_the_walk(
+    idle_server: Server, idle_tenant: Tenant
+) -> None:
     sids = [
-        tenant.client.messages.create(to="+15558675310", from_=tenant.number, body=str(i)).sid
+        idle_tenant.client.messages.create(
+            to="+15558675310", from_=idle_tenant.number, body=str(i)
+        ).sid
         for i in range(6)
     ]
     for sid in sids:
-        set_status(server, sid, "delivered")
+        set_status(idle_server, sid, "delivered")
     deleted = []
-    for message in tenant.client.messages.stream(page_size=2):
+    for message in idle_tenant.client.messages.stream(page_size=2):
         message.delete()
         deleted.append(message.sid)
     assert sorted(deleted) == sorted(sids)
-    assert tenant.client.messages.list() == []
+    assert idle_tenant.client.messages.list() == []
 
 
-def test_filters_by_to_and_from(tenant: Tenant) -> None:
-    other = tenant.client.incoming_phone_numbers.create(phone_number="+15017120000").phone_number
-    a = tenant.client.messages.create(to="+15558675310", from_=tenant.number, body="a").sid
-    b = tenant.client.messages.create(to="+15558675311", from_=tenant.number, body="b").sid
-    c = tenant.client.messages.create(to="+15558675310", from_=other, body="c").sid
-    assert [m.sid for m in tenant.client.messages.list(to="+15558675310")] == [c, a]
-    assert [m.sid for m in tenant.client.messages.list(from_=tenant.number)] == [b, a]
-    both = tenant.client.messages.list(to="+15558675310", from_=other)
+def test_filters_by_to_and_from(idle_tenant: Tenant) -> None:
+    other = idle_tenant.client.incoming_phone_numbers.create(
+        phone_number="+15017120000"
+    ).phone_number
+    a = idle_tenant.client.messages.create(
+        to="+15558675310", from_=idle_tenant.number, body="a"
+    ).sid
+    b = idle_tenant.client.messages.create(
+        to="+15558675311", from_=idle_tenant.number, body="b"
+    ).sid
+    c = idle_tenant.client.messages.create(to="+15558675310", from_=other, body="c").sid
+    assert [m.sid for m in idle_tenant.client.messages.list(to="+15558675310")] == [c, a]
+    assert [m.sid for m in idle_tenant.client.messages.list(from_=idle_tenant.number)] == [b, a]
+    both = idle_tenant.client.messages.list(to="+15558675310", from_=other)
     assert [m.sid for m in both] == [c]
-    tenant.client.incoming_phone_numbers.list(phone_number=other)[0].delete()
+    idle_tenant.client.incoming_phone_numbers.list(phone_number=other)[0].delete()
 
 
-def test_date_sent_filters_accept_twilio_forms(server: Server, tenant: Tenant) -> None:
+def test_date_sent_filters_accept_twilio_forms(idle_server: Server, idle_tenant: Tenant) -> None:
     sids = {}
     for day in (14, 15, 16):
-        sid = tenant.client.messages.create(
-            to="+15558675310", from_=tenant.number, body=str(day)
+        sid = idle_tenant.client.messages.create(
+            to="+15558675310", from_=idle_tenant.number, body=str(day)
         ).sid
-        set_status(server, sid, "delivered", us(2021, 1, day))
+        set_status(idle_server, sid, "delivered", us(2021, 1, day))
         sids[day] = sid
-    unsent = tenant.client.messages.create(to="+15558675310", from_=tenant.number, body="u").sid
+    unsent = idle_tenant.client.messages.create(
+        to="+15558675310", from_=idle_tenant.number, body="u"
+    ).sid
 
     def listed(**params: str) -> list[str]:
-        r = tenant.http.get(tenant.url("/Messages.json"), params=params)
+        r = idle_tenant.http.get(idle_tenant.url("/Messages.json"), params=params)
         assert r.status_code == 200, r.text
         return [m["sid"] for m in r.json()["messages"]]
 
@@ -286,12 +310,12 @@ def test_date_sent_filters_accept_twilio_forms(server: Server, tenant: Tenant) -
     assert listed(**{"DateSent>": "01/15/2021 06:00:00 MST"}) == [sids[16]]
     assert listed(**{"DateSent>": "2021-01-15 12:00:00.000"}) == [sids[16], sids[15]]
     # The SDK sends datetimes as ISO 8601.
-    sdk = tenant.client.messages.list(
+    sdk = idle_tenant.client.messages.list(
         date_sent_after=datetime(2021, 1, 15, tzinfo=UTC),
         date_sent_before=datetime(2021, 1, 16, tzinfo=UTC),
     )
     assert [m.sid for m in sdk] == [sids[15]]
-    assert tenant.client.messages(sids[15]).fetch().date_sent == datetime(
+    assert idle_tenant.client.messages(sids[15]).fetch().date_sent == datetime(
         2021, 1, 15, 12, tzinfo=UTC
     )
 
@@ -316,38 +340,40 @@ def test_bad_list_parameters_are_400_not_empty(tenant: Tenant, params: dict[str,
     assert r.json()["status"] == 400
 
 
-def test_redact_only_once_final(server: Server, tenant: Tenant) -> None:
-    m = tenant.client.messages.create(to="+15558675310", from_=tenant.number, body="secret")
+def test_redact_only_once_final(idle_server: Server, idle_tenant: Tenant) -> None:
+    m = idle_tenant.client.messages.create(
+        to="+15558675310", from_=idle_tenant.number, body="secret"
+    )
     with pytest.raises(TwilioRestException) as info:
-        tenant.client.messages(m.sid).update(body="")
+        idle_tenant.client.messages(m.sid).update(body="")
     assert info.value.code == 20009
-    assert tenant.client.messages(m.sid).fetch().body == "secret"
-    set_status(server, m.sid, "delivered")
-    redacted = tenant.client.messages(m.sid).update(body="")
+    assert idle_tenant.client.messages(m.sid).fetch().body == "secret"
+    set_status(idle_server, m.sid, "delivered")
+    redacted = idle_tenant.client.messages(m.sid).update(body="")
     assert (redacted.body, redacted.status, redacted.to) == ("", "delivered", "+15558675310")
-    assert tenant.client.messages(m.sid).fetch().body == ""
-    r = tenant.http.post(tenant.url(f"/Messages/{m.sid}.json"), data={"Body": "new text"})
+    assert idle_tenant.client.messages(m.sid).fetch().body == ""
+    r = idle_tenant.http.post(idle_tenant.url(f"/Messages/{m.sid}.json"), data={"Body": "new text"})
     assert r.status_code == 400
 
 
-def test_cancel_is_only_for_scheduled_messages(tenant: Tenant) -> None:
-    m = tenant.client.messages.create(to="+15558675310", from_=tenant.number, body="x")
+def test_cancel_is_only_for_scheduled_messages(idle_tenant: Tenant) -> None:
+    m = idle_tenant.client.messages.create(to="+15558675310", from_=idle_tenant.number, body="x")
     with pytest.raises(TwilioRestException) as info:
-        tenant.client.messages(m.sid).update(status="canceled")
+        idle_tenant.client.messages(m.sid).update(status="canceled")
     assert (info.value.status, info.value.code) == (400, 30409)
-    r = tenant.http.post(tenant.url(f"/Messages/{m.sid}.json"), data={"Status": "sent"})
+    r = idle_tenant.http.post(idle_tenant.url(f"/Messages/{m.sid}.json"), data={"Status": "sent"})
     assert r.status_code == 400
 
 
-def test_delete_waits_for_a_final_status(server: Server, tenant: Tenant) -> None:
-    m = tenant.client.messages.create(to="+15558675310", from_=tenant.number, body="x")
+def test_delete_waits_for_a_final_status(idle_server: Server, idle_tenant: Tenant) -> None:
+    m = idle_tenant.client.messages.create(to="+15558675310", from_=idle_tenant.number, body="x")
     with pytest.raises(TwilioRestException) as info:
-        tenant.client.messages(m.sid).delete()
+        idle_tenant.client.messages(m.sid).delete()
     assert info.value.code == 20009
-    set_status(server, m.sid, "undelivered")
-    assert tenant.client.messages(m.sid).delete() is True
+    set_status(idle_server, m.sid, "undelivered")
+    assert idle_tenant.client.messages(m.sid).delete() is True
     for method in ("GET", "DELETE"):
-        r = tenant.http.request(method, tenant.url(f"/Messages/{m.sid}.json"))
+        r = idle_tenant.http.request(method, idle_tenant.url(f"/Messages/{m.sid}.json"))
         assert (r.status_code, r.json()["code"]) == (404, 20404)
 
 

@@ -30,14 +30,14 @@ def node_sdk() -> Path:
 
 
 def test_twilio_node_creates_lists_fetches_and_errors(
-    node_sdk: Path, server: Server, tenant: Tenant
+    node_sdk: Path, idle_server: Server, idle_tenant: Tenant
 ) -> None:
     env = {
         **os.environ,
-        "SMSGATE_URL": server.base_url,
-        "ACCOUNT_SID": tenant.sid,
-        "AUTH_TOKEN": tenant.token,
-        "FROM": tenant.number,
+        "SMSGATE_URL": idle_server.base_url,
+        "ACCOUNT_SID": idle_tenant.sid,
+        "AUTH_TOKEN": idle_tenant.token,
+        "FROM": idle_tenant.number,
     }
     out = subprocess.run(
         [str(node_sdk), "smoke.mjs"], cwd=NODE_DIR, env=env, capture_output=True, text=True,
@@ -53,4 +53,4 @@ def test_twilio_node_creates_lists_fetches_and_errors(
         "numSegments": "1",
     }
     assert result["error"] == {"status": 400, "code": 21606}
-    assert result["sentWithKey"] == tenant.sid
+    assert result["sentWithKey"] == idle_tenant.sid

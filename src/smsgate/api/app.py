@@ -24,8 +24,14 @@ async def healthz(request: Request) -> Response:
     return Response(b'{"status":"ok"}', media_type="application/json")
 
 
-def create_app(settings: Settings, store: Store, clock: Clock | None = None) -> Starlette:
-    """Build the app around an already-open store."""
+def create_app(
+    settings: Settings,
+    store: Store,
+    clock: Clock | None = None,
+    *,
+    message_service: MessageService | None = None,
+) -> Starlette:
+    """Build the app around an already-open store (and the message service the CLI wired)."""
     clock = clock or SystemClock()
     app = Starlette(
         routes=[
@@ -41,6 +47,6 @@ def create_app(settings: Settings, store: Store, clock: Clock | None = None) -> 
         settings=settings,
         accounts=AccountService(store, clock),
         numbers=NumberService(store, clock),
-        messages=MessageService(store, clock),
+        messages=message_service or MessageService(store, clock),
     )
     return app

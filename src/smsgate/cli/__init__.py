@@ -15,6 +15,14 @@ from smsgate.config import ConfigError, Settings, help_of, load_settings, settin
 from . import commands
 
 STORE_OPTIONS = ("data_dir", "database_url", "log_level")
+WORKER_OPTIONS = (
+    *STORE_OPTIONS,
+    "carrier",
+    "sender_mps",
+    "simulator_delay",
+    "webhook_retries",
+    "webhook_timeout",
+)
 
 
 def _add_settings(parser: argparse.ArgumentParser, names: Sequence[str]) -> None:
@@ -42,6 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="Run the API server (SQLite in the data dir).")
     _add_settings(serve, setting_names())
     serve.set_defaults(run=commands.serve)
+
+    worker = sub.add_parser("worker", help="Run only the delivery worker and webhook sender.")
+    _add_settings(worker, WORKER_OPTIONS)
+    worker.set_defaults(run=commands.worker)
 
     accounts = sub.add_parser("accounts", help="Manage accounts.").add_subparsers(
         dest="action", required=True

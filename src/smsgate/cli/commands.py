@@ -17,6 +17,7 @@ import uvloop
 
 from smsgate.api.app import create_app
 from smsgate.api.serialize import account_json
+from smsgate.cli.runtime import build_messages, build_pipeline
 from smsgate.clock import SystemClock
 from smsgate.config import Settings
 from smsgate.domain.accounts import Account
@@ -70,7 +71,9 @@ async def _serve(settings: Settings) -> int:
             )
             if created is not None:
                 _print_welcome(settings, *created)
-        app = create_app(settings, store, clock)
+        pipeline = build_pipeline(settings, store, clock) if settings.worker else None
+        messages = build_messages(settings, store, clock, pipeline)
+        app = create_app(settings, store, clock, message_service=messages)
         config = uvicorn.Config(
             app,
             host=settings.host,
@@ -81,8 +84,14 @@ async def _serve(settings: Settings) -> int:
             server_header=False,
         )
         server = uvicorn.Server(config)
-        with _quiet_exit_signals():
-            await server.serve()
+        if pipeline is not None:
+            pipeline.start()
+        try:
+            with _quiet_exit_signals():
+                await server.serve()
+        finally:
+            if pipeline is not None:
+                await pipeline.close()
     finally:
         await store.close()
     log.info("stopped cleanly")
@@ -128,10 +137,36 @@ or with curl:
 
     curl -u {account.sid}:{account.auth_token} \\
          {base}/2010-04-01/Accounts/{account.sid}/Messages.json \\
-         -d To=+15558675310 -d From={phone} -d Body=hello
+         --data-urlencode To=+15558675310 --data-urlencode From={phone} -d Body=hello
 """,
         flush=True,
     )
+
+
+# -- worker -----------------------------------------------------------------------------------
+
+
+def worker(settings: Settings, args: argparse.Namespace) -> int:
+    return _run(lambda: _worker(settings))
+
+
+async def _worker(settings: Settings) -> int:
+    """Deliver and call back without serving the API, until SIGTERM or SIGINT."""
+    store = build_store(settings)
+    await store.open()
+    try:
+        pipeline = build_pipeline(settings, store, SystemClock())
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, pipeline.stop.set)
+        pipeline.start()
+        log.info("worker %s running", pipeline.dispatcher.owner)
+        await pipeline.stop.wait()
+        await pipeline.close()
+    finally:
+        await store.close()
+    log.info("stopped cleanly")
+    return 0
 
 
 # -- accounts ---------------------------------------------------------------------------------

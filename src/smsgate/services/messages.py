@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from smsgate.clock import Clock
 from smsgate.domain.accounts import Account, AccountStatus
 from smsgate.domain.dates import to_us
@@ -14,29 +16,56 @@ from smsgate.domain.messages import (
     validate_create,
 )
 from smsgate.domain.paging import Page, PageRequest
+from smsgate.domain.senders import default_mps
 from smsgate.errors import AccountNotActive, BadRequest, Conflict, NotFound, ValidationError
 from smsgate.ids import is_sid, new_sid
 from smsgate.store.base import MessageFilter, Outcome, Store, UnknownCursor
 
+Preflight = Callable[[str, str | None], tuple[int, str] | None]
+
 
 class MessageService:
-    def __init__(self, store: Store, clock: Clock) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        *,
+        sender_mps: float | None = None,
+        preflight: Preflight | None = None,
+        open_senders: frozenset[str] = frozenset(),
+        on_enqueued: Callable[[], None] | None = None,
+    ) -> None:
+        """``sender_mps`` overrides every sender's rate (0 = unlimited); ``preflight`` lets the
+        carrier refuse a message at create time (the simulator's magic numbers), and
+        ``open_senders`` are senders any account may use (the simulator's always-valid one).
+        """
         self._store = store
         self._clock = clock
+        self._sender_mps = sender_mps
+        self._preflight = preflight
+        self._open_senders = open_senders
+        self._on_enqueued = on_enqueued
 
     async def create(self, account: Account, req: CreateRequest) -> Message:
         """Validate, store durably, and return a new outbound message (status ``queued``)."""
         if account.status is not AccountStatus.ACTIVE:
             raise AccountNotActive(f"Account {account.sid} is {account.status.value}.")
         valid = validate_create(req)
+        if self._preflight is not None:
+            refusal = self._preflight(valid.to, valid.from_)
+            if refusal is not None:
+                raise ValidationError(refusal[1], code=refusal[0])
+        number_type = None
         if valid.from_ is not None:
             owner = await self._store.find_number(valid.from_)
-            if owner is None or owner.account_sid != account.sid:
+            owned = owner is not None and owner.account_sid == account.sid
+            if not owned and valid.from_ not in self._open_senders:
                 raise ValidationError(
                     f"The From phone number {valid.from_} is not a valid, SMS-capable inbound "
                     "phone number or short code for your account.",
                     code=21606,
                 )
+            number_type = owner.number_type if owner is not None else None
         elif valid.messaging_service_sid is not None:
             raise ValidationError("The Messaging Service contains no phone numbers", code=21704)
         now = self._clock.now()
@@ -61,7 +90,16 @@ class MessageService:
             media_urls=list(valid.media_urls),
             options=req.options,
         )
-        await self._store.insert_message(message)
+        sender = valid.from_ or ""
+        mps = self._sender_mps if self._sender_mps is not None else default_mps(sender, number_type)
+        if not await self._store.insert_outbound(message, mps):
+            raise ValidationError(
+                f"This 'From' number {sender} has exceeded the maximum number of queued "
+                "messages (10 hours of its sending rate).",
+                code=21611,
+            )
+        if self._on_enqueued is not None:
+            self._on_enqueued()
         return message
 
     async def get(self, account: Account, sid: str) -> Message:

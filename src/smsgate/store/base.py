@@ -14,6 +14,13 @@ from typing import Protocol
 
 from smsgate.domain.accounts import Account, AccountStatus, ApiKey
 from smsgate.domain.dates import DateRange
+from smsgate.domain.delivery import (
+    CallbackAttempt,
+    CallbackResult,
+    ClaimedCallback,
+    DeliveryJob,
+    Transition,
+)
 from smsgate.domain.messages import Message, Status
 from smsgate.domain.numbers import PhoneNumber
 from smsgate.domain.paging import Page, PageRequest
@@ -125,3 +132,49 @@ class Store(Protocol):
     ) -> tuple[Outcome, Status | None]:
         """Delete the message if its status is in ``allowed``, leaving a paging tombstone."""
         ...
+
+    # delivery pipeline
+    async def insert_outbound(self, message: Message, mps: float) -> bool:
+        """Insert a message and its delivery job at its sender's next slot, atomically.
+
+        Returns False, writing nothing, when the sender's queue would pass 10 hours of its
+        rate ``mps`` (0 = unlimited); see smsgate.domain.senders.
+        """
+        ...
+
+    async def claim_jobs(
+        self, owner: str, now_us: int, lease_us: int, limit: int
+    ) -> list[DeliveryJob]:
+        """Lease up to ``limit`` jobs that are due and not leased by a live owner."""
+        ...
+
+    async def drop_job(self, message_sid: str) -> None:
+        """Remove a job whose message no longer needs delivering."""
+        ...
+
+    async def apply_transition(self, change: Transition) -> Message | None:
+        """Apply a status change, its callback and the job's fate in one transaction.
+
+        Returns the message after the change, or None (nothing written) when the message's
+        status is not in ``change.allowed_from`` any more.
+        """
+        ...
+
+    async def find_carrier_ref(self, carrier_id: str) -> str | None:
+        """The SID of the message a carrier id was given for."""
+        ...
+
+    async def get_message_by_sid(self, sid: str) -> Message | None: ...
+
+    # webhook outbox
+    async def claim_callbacks(
+        self, owner: str, now_us: int, lease_us: int, limit: int
+    ) -> list[ClaimedCallback]:
+        """Lease due callbacks, at most the oldest pending one per message (order per message)."""
+        ...
+
+    async def finish_callback(self, result: CallbackResult) -> None:
+        """Log an attempt and mark the callback done, failed, or due again at a later time."""
+        ...
+
+    async def callback_attempts(self, message_sid: str) -> list[CallbackAttempt]: ...

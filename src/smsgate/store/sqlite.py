@@ -26,10 +26,18 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from smsgate.domain.accounts import Account, ApiKey
+from smsgate.domain.delivery import (
+    CallbackAttempt,
+    CallbackResult,
+    ClaimedCallback,
+    DeliveryJob,
+    Transition,
+)
 from smsgate.domain.messages import Message, Status
 from smsgate.domain.numbers import PhoneNumber
 from smsgate.domain.paging import Page, PageRequest
 from smsgate.store import rows
+from smsgate.store import sqlite_delivery as delivery
 from smsgate.store.base import (
     AccountFilter,
     DuplicateKey,
@@ -523,6 +531,43 @@ class SqliteStore:
             return Outcome.DONE, status
 
         return await self._write(op)
+
+    # -- delivery pipeline (smsgate.store.sqlite_delivery) ---------------------------------
+
+    async def insert_outbound(self, message: Message, mps: float) -> bool:
+        return await self._write(lambda c: delivery.insert_outbound(c, message, mps))
+
+    async def claim_jobs(
+        self, owner: str, now_us: int, lease_us: int, limit: int
+    ) -> list[DeliveryJob]:
+        return await self._write(lambda c: delivery.claim_jobs(c, owner, now_us, lease_us, limit))
+
+    async def drop_job(self, message_sid: str) -> None:
+        await self._write(lambda c: delivery.drop_job(c, message_sid))
+
+    async def apply_transition(self, change: Transition) -> Message | None:
+        return await self._write(lambda c: delivery.apply_transition(c, change))
+
+    async def find_carrier_ref(self, carrier_id: str) -> str | None:
+        r = self._one("SELECT message_sid FROM carrier_refs WHERE carrier_id = ?", (carrier_id,))
+        return None if r is None else str(r[0])
+
+    async def get_message_by_sid(self, sid: str) -> Message | None:
+        r = self._one(f"SELECT {rows.MESSAGE_COLS} FROM messages WHERE sid = ?", (sid,))
+        return None if r is None else rows.message_from(r)
+
+    async def claim_callbacks(
+        self, owner: str, now_us: int, lease_us: int, limit: int
+    ) -> list[ClaimedCallback]:
+        return await self._write(
+            lambda c: delivery.claim_callbacks(c, owner, now_us, lease_us, limit)
+        )
+
+    async def finish_callback(self, result: CallbackResult) -> None:
+        await self._write(lambda c: delivery.finish_callback(c, result))
+
+    async def callback_attempts(self, message_sid: str) -> list[CallbackAttempt]:
+        return await self._scan(lambda c: delivery.callback_attempts(c, message_sid))
 
 
 def _conditional_update(

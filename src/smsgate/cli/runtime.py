@@ -1,0 +1,76 @@
+"""Wiring the delivery side from settings: the carrier, the worker, the webhook sender."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from smsgate.clock import Clock
+from smsgate.config import Settings
+from smsgate.connectors import simulator
+from smsgate.connectors.base import Connector
+from smsgate.services.delivery import DeliveryService
+from smsgate.services.messages import MessageService
+from smsgate.store.base import Store
+from smsgate.webhooks.overrides import Overrides
+from smsgate.webhooks.sender import WebhookSender
+from smsgate.worker.dispatcher import Dispatcher
+
+
+def build_connector(settings: Settings, clock: Clock) -> Connector:
+    return simulator.SimulatorConnector(
+        simulator.SimulatorConfig(delivery_delay=settings.simulator_delay), clock
+    )
+
+
+@dataclass
+class Pipeline:
+    """The worker and webhook sender of one process, and how to stop them."""
+
+    dispatcher: Dispatcher
+    webhooks: WebhookSender
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def start(self) -> None:
+        self.tasks = [
+            asyncio.create_task(self.dispatcher.run(self.stop), name="smsgate-worker"),
+            asyncio.create_task(self.webhooks.run(self.stop), name="smsgate-webhooks"),
+        ]
+
+    def wake(self) -> None:
+        self.dispatcher.wake()
+        self.webhooks.wake()
+
+    async def close(self) -> None:
+        self.stop.set()
+        await asyncio.gather(*self.tasks)
+
+
+def build_pipeline(settings: Settings, store: Store, clock: Clock) -> Pipeline:
+    defaults = Overrides(
+        retry_count=settings.webhook_retries,
+        total_timeout_ms=int(settings.webhook_timeout * 1000),
+        read_timeout_ms=int(settings.webhook_timeout * 1000),
+    )
+    return Pipeline(
+        Dispatcher(DeliveryService(store, clock), build_connector(settings, clock)),
+        WebhookSender(store, clock, defaults=defaults),
+    )
+
+
+def build_messages(
+    settings: Settings, store: Store, clock: Clock, pipeline: Pipeline | None
+) -> MessageService:
+    return MessageService(
+        store,
+        clock,
+        sender_mps=settings.sender_mps,
+        preflight=simulator.preflight if settings.carrier == "simulator" else None,
+        open_senders=(
+            frozenset({simulator.ALWAYS_VALID_FROM})
+            if settings.carrier == "simulator"
+            else frozenset()
+        ),
+        on_enqueued=pipeline.wake if pipeline is not None else None,
+    )

@@ -1,0 +1,144 @@
+"""What moves a message: delivery jobs, status transitions, and the callbacks they owe.
+
+A status change, the callback it triggers and what happens to the delivery job are one
+``Transition``, applied atomically by the store: a crash can never record a status without
+its callback, or send a callback for a status that was not recorded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+
+from smsgate.domain.messages import API_VERSION, Message, Status
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryJob:
+    """A claimed outbound message: who sends it, how big it is, which attempt this is."""
+
+    message_sid: str
+    account_sid: str
+    sender: str
+    segments: int
+    attempt: int
+    expires_us: int
+
+
+@dataclass(frozen=True, slots=True)
+class Callback:
+    """A webhook request owed to the user: a status callback or an inbound-message webhook."""
+
+    account_sid: str
+    message_sid: str
+    kind: str  # "status" or "inbound"
+    url: str  # may end in a #fragment of connection overrides
+    method: str
+    params: tuple[tuple[str, str], ...]
+    fallback_url: str | None = None
+    fallback_method: str = "POST"
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedCallback:
+    id: int
+    callback: Callback
+    attempt: int
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackAttempt:
+    """One try at a webhook, as logged."""
+
+    callback_id: int
+    attempt: int
+    url: str
+    started_us: int
+    duration_ms: int
+    status_code: int | None
+    error: str | None
+    response_head: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackResult:
+    """What became of a claimed callback: due again at ``retry_at_us``, or finished
+    (``succeeded`` says whether the receiver answered 2xx)."""
+
+    attempt: CallbackAttempt
+    succeeded: bool
+    retry_at_us: int | None = None
+
+
+class JobAction(Enum):
+    KEEP = "keep"  # the message stays in the delivery queue (leased)
+    DONE = "done"  # the message left the queue: its sender's slot is released
+    RETRY = "retry"  # back to the queue, claimable again at ``retry_at_us``
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """Move a message from one of ``allowed_from`` to ``status``, atomically."""
+
+    message_sid: str
+    allowed_from: frozenset[Status]
+    status: Status
+    now_us: int
+    date_sent_us: int | None = None
+    error_code: int | None = None
+    error_message: str | None = None
+    carrier_id: str | None = None
+    job: JobAction = JobAction.KEEP
+    retry_at_us: int | None = None
+    attempt: int | None = None
+    callback: Callback | None = None
+
+
+def raw_dlr_done_date(done: datetime | None) -> str | None:
+    """Twilio's ``RawDlrDoneDate``: the receipt's done date as ``YYMMDDhhmm``."""
+    return None if done is None else done.strftime("%y%m%d%H%M")
+
+
+def status_params(
+    message: Message,
+    status: Status,
+    *,
+    error_code: int | None = None,
+    raw_done_date: str | None = None,
+) -> tuple[tuple[str, str], ...]:
+    """The form parameters of a status callback, as Twilio sends them."""
+    params = [
+        ("MessageSid", message.sid),
+        ("MessageStatus", status.value),
+        ("SmsSid", message.sid),
+        ("SmsStatus", status.value),
+        ("AccountSid", message.account_sid),
+        ("From", message.from_ or ""),
+        ("To", message.to),
+        ("ApiVersion", API_VERSION),
+    ]
+    if message.messaging_service_sid:
+        params.append(("MessagingServiceSid", message.messaging_service_sid))
+    if status in (Status.FAILED, Status.UNDELIVERED) and error_code is not None:
+        params.append(("ErrorCode", str(error_code)))
+    if status in (Status.DELIVERED, Status.UNDELIVERED) and raw_done_date:
+        params.append(("RawDlrDoneDate", raw_done_date))
+    return tuple(params)
+
+
+ERROR_MESSAGES = {
+    30001: "Queue overflow",
+    30003: "Unreachable destination handset",
+    30005: "Unknown destination handset",
+    30006: "Landline or unreachable carrier",
+    30007: "Message filtered",
+    30008: "Unknown error",
+    30036: "Validity Period Expired",
+}
+
+
+def error_message(code: int | None, fallback: str | None = None) -> str | None:
+    if code is None:
+        return None
+    return ERROR_MESSAGES.get(code, fallback or "Unknown error")

@@ -1,0 +1,196 @@
+"""Deliver owed webhooks from the durable outbox: signed, bounded in time, retried, logged.
+
+Callbacks of one message go out in order: the store hands out only the oldest pending
+callback of each message, so a retrying callback holds back the later ones of its message
+and no other message. Every attempt is logged with its outcome. The URL fragment
+(``#ct=…&rt=…&tt=…&rc=…&rp=…``) overrides timeouts and retries and is never sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from urllib.parse import urlencode
+
+import httpx
+
+from smsgate.clock import Clock
+from smsgate.domain.dates import to_us
+from smsgate.domain.delivery import CallbackAttempt, CallbackResult, ClaimedCallback
+from smsgate.store.base import Store
+from smsgate.webhooks import overrides, signing
+
+logger = logging.getLogger(__name__)
+USER_AGENT = "TwilioProxy/1.1 (smsgate)"
+HEAD_BYTES = 512
+
+
+class WebhookSender:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        *,
+        defaults: overrides.Overrides | None = None,
+        concurrency: int = 64,
+        idle_poll: float = 0.05,
+        lease_seconds: float = 60.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._defaults = defaults or overrides.Overrides()
+        self._concurrency = concurrency
+        self._idle_poll = idle_poll
+        self._lease_us = int(lease_seconds * 1_000_000)
+        self._transport = transport
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+        self.owner = f"webhooks-{secrets.token_hex(4)}"
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        async with httpx.AsyncClient(
+            follow_redirects=True,
+            max_redirects=5,
+            headers={"User-Agent": USER_AGENT},
+            transport=self._transport,
+            limits=httpx.Limits(max_connections=self._concurrency),
+        ) as http:
+            try:
+                while not stop.is_set():
+                    free = self._concurrency - len(self._in_flight)
+                    now = to_us(self._clock.now())
+                    claimed = (
+                        await self._store.claim_callbacks(self.owner, now, self._lease_us, free)
+                        if free > 0
+                        else []
+                    )
+                    for item in claimed:
+                        task = asyncio.create_task(self._send(http, item))
+                        self._in_flight.add(task)
+                        task.add_done_callback(self._in_flight.discard)
+                    if not claimed:
+                        await self._idle(stop)
+            finally:
+                await asyncio.gather(*self._in_flight, return_exceptions=True)
+
+    async def _idle(self, stop: asyncio.Event) -> None:
+        self._wake.clear()
+        waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
+        try:
+            await asyncio.wait(waiters, timeout=self._idle_poll, return_when="FIRST_COMPLETED")
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+
+    async def _send(self, http: httpx.AsyncClient, item: ClaimedCallback) -> None:
+        try:
+            result = await self._attempt(http, item)
+            await self._store.finish_callback(result)
+        except Exception:
+            logger.exception("webhook %s could not be recorded; its lease will expire", item.id)
+
+    async def _attempt(self, http: httpx.AsyncClient, item: ClaimedCallback) -> CallbackResult:
+        cb = item.callback
+        started = to_us(self._clock.now())
+        try:
+            url, opts = overrides.split(cb.url, self._defaults)
+        except overrides.OverrideError as exc:
+            return self._result(item, cb.url, started, 0, None, f"11243: {exc}", "", False)
+        account = await self._store.get_account(cb.account_sid)
+        token = account.auth_token if account is not None else ""
+        request = _build(http, cb.method, url, cb.params, token, item.id)
+        timeout = httpx.Timeout(
+            connect=opts.connect_timeout_ms / 1000,
+            read=opts.read_timeout_ms / 1000,
+            write=opts.read_timeout_ms / 1000,
+            pool=opts.connect_timeout_ms / 1000,
+        )
+        request.extensions["timeout"] = timeout.as_dict()
+        clock_start = time.perf_counter()
+        status: int | None = None
+        error: str | None = None
+        head = ""
+        kind = "all"
+        try:
+            async with asyncio.timeout(opts.total_timeout_ms / 1000):
+                response = await http.send(request)
+                head = response.text[:HEAD_BYTES]
+                status = response.status_code
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            error, kind = f"connect: {exc!r}", "ct"
+        except (httpx.ReadTimeout, TimeoutError) as exc:
+            error, kind = f"timeout: {exc!r}", "rt"
+        except httpx.TooManyRedirects as exc:
+            error = f"redirects: {exc}"
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        duration = int((time.perf_counter() - clock_start) * 1000)
+        ok = status is not None and 200 <= status < 300
+        if status is not None and not ok:
+            kind = "4xx" if status < 500 else "5xx"
+        retry = not ok and _may_retry(item.attempt, opts, kind)
+        return self._result(item, url, started, duration, status, error, head, ok, retry)
+
+    def _result(
+        self,
+        item: ClaimedCallback,
+        url: str,
+        started: int,
+        duration: int,
+        status: int | None,
+        error: str | None,
+        head: str,
+        ok: bool,
+        retry: bool = False,
+    ) -> CallbackResult:
+        attempt = CallbackAttempt(
+            item.id, item.attempt, url, started, duration, status, error, head
+        )
+        if not ok:
+            logger.warning(
+                "webhook %s attempt %d to %s: %s (Debugger 11200)",
+                item.id,
+                item.attempt,
+                url,
+                error or f"HTTP {status}",
+            )
+        if retry:
+            delay_us = 1_000_000 * 2 ** (item.attempt - 1)
+            return CallbackResult(attempt, False, to_us(self._clock.now()) + delay_us)
+        return CallbackResult(attempt, ok)
+
+
+def _may_retry(attempt: int, opts: overrides.Overrides, kind: str) -> bool:
+    if attempt > opts.retry_count:
+        return False
+    return "all" in opts.retry_policy or kind in opts.retry_policy
+
+
+def _build(
+    http: httpx.AsyncClient,
+    method: str,
+    url: str,
+    params: tuple[tuple[str, str], ...],
+    token: str,
+    callback_id: int,
+) -> httpx.Request:
+    headers = {"I-Twilio-Idempotency-Token": f"smsgate-{callback_id}"}
+    if method.upper() == "GET":
+        full = f"{url}{'&' if '?' in url else '?'}{urlencode(params)}" if params else url
+        headers[signing.HEADER] = signing.signature(token, full)
+        return http.build_request("GET", full, headers=headers)
+    headers[signing.HEADER] = signing.signature(token, url, params)
+    return http.build_request("POST", url, data=dict(_multi(params)), headers=headers)
+
+
+def _multi(params: tuple[tuple[str, str], ...]) -> dict[str, list[str]]:
+    grouped: dict[str, list[str]] = {}
+    for name, value in params:
+        grouped.setdefault(name, []).append(value)
+    return grouped

@@ -1,0 +1,85 @@
+"""The delivery loop: claim due messages, submit them to the carrier, record what happened.
+
+Runs inside ``smsgate serve`` by default, or alone as ``smsgate worker``. Jobs are leased in
+the store, so a worker that dies mid-flight loses nothing: its leases expire and another
+claim picks the messages up again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+
+from smsgate.connectors.base import Connector, InboundSms
+from smsgate.domain.delivery import DeliveryJob
+from smsgate.services.delivery import DeliveryService
+
+logger = logging.getLogger(__name__)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        delivery: DeliveryService,
+        connector: Connector,
+        *,
+        concurrency: int = 256,
+        idle_poll: float = 0.05,
+    ) -> None:
+        self._delivery = delivery
+        self._connector = connector
+        self._slots = asyncio.Semaphore(concurrency)
+        self._concurrency = concurrency
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._idle_poll = idle_poll
+        self._wake = asyncio.Event()
+        self.owner = f"worker-{secrets.token_hex(4)}"
+
+    def wake(self) -> None:
+        """New work was enqueued in this process: claim without waiting for the next poll."""
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await self._connector.start(self._delivery.receipt, self._inbound)
+        try:
+            while not stop.is_set():
+                free = self._concurrency - len(self._in_flight)
+                jobs = await self._delivery.claim(self.owner, free) if free > 0 else []
+                for job in jobs:
+                    task = asyncio.create_task(self._deliver(job))
+                    self._in_flight.add(task)
+                    task.add_done_callback(self._in_flight.discard)
+                if not jobs:
+                    await self._idle(stop)
+        finally:
+            await asyncio.gather(*self._in_flight, return_exceptions=True)
+            await self._connector.close()
+
+    async def _idle(self, stop: asyncio.Event) -> None:
+        self._wake.clear()
+        waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
+        try:
+            await asyncio.wait(waiters, timeout=self._idle_poll, return_when="FIRST_COMPLETED")
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+
+    async def _deliver(self, job: DeliveryJob) -> None:
+        try:
+            started = await self._delivery.start(job)
+            if started is None:
+                return
+            message, sms = started
+            try:
+                result = await self._connector.submit(sms)
+            except Exception as exc:
+                await self._delivery.submit_failed(job, message, exc)
+                return
+            await self._delivery.submitted(message, result)
+        except Exception:
+            # The lease expires and the job is claimed again; nothing is lost.
+            logger.exception("delivering %s failed; it will be retried", job.message_sid)
+
+    async def _inbound(self, sms: InboundSms) -> None:
+        logger.warning("inbound message from %s to %s ignored: not handled yet", sms.from_, sms.to)
