@@ -189,3 +189,13 @@ def set_status(server: Server, sid: str, status: str, date_sent_us: int | None =
                 "UPDATE messages SET status = ?, date_sent = ?, list_key = ? WHERE sid = ?",
                 (status, date_sent_us, date_sent_us, sid),
             )
+
+
+@pytest.fixture
+def receiver() -> Iterator[Any]:
+    from tests.fakes.receiver import start_receiver
+
+    r = start_receiver()
+    yield r
+    r.server.shutdown()
+    r.server.server_close()
