@@ -47,6 +47,9 @@ class Settings:
     simulator_delay: float = _opt(0.5, "Seconds before the simulator reports delivery.")
     webhook_retries: int = _opt(1, "Default retries of a failed webhook (URL #rc= overrides).")
     webhook_timeout: float = _opt(15.0, "Default total seconds a webhook may take (#tt=).")
+    lease_seconds: float = _opt(
+        30.0, "Seconds a worker holds a claimed message or callback before others may retry it."
+    )
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -65,6 +68,8 @@ class Settings:
             raise ConfigError("webhook_retries must be from 0 to 5")
         if not 0.1 <= self.webhook_timeout <= 15:
             raise ConfigError("webhook_timeout must be from 0.1 to 15 seconds")
+        if self.lease_seconds < 1:
+            raise ConfigError("lease_seconds must be at least 1")
         if self.simulator_delay < 0:
             raise ConfigError("simulator_delay must not be negative")
 

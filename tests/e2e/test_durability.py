@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import start_server, wait_until
+from tests.fakes.receiver import Receiver
 
 
 def test_sigkill_under_load_loses_no_acknowledged_message(tmp_path: Path) -> None:
@@ -55,5 +56,48 @@ def test_sigkill_under_load_loses_no_acknowledged_message(tmp_path: Path) -> Non
                 != 200
             ]
         assert missing == [], f"{len(missing)} of {len(acknowledged)} acknowledged messages lost"
+    finally:
+        assert again.stop() == 0
+
+
+def test_sigkill_mid_delivery_loses_no_message_and_no_pending_callback(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    fast = ["--sender-mps", "0", "--lease-seconds", "2"]
+    srv = start_server(tmp_path / "data", args=fast)
+    url = f"{srv.base_url}/2010-04-01/Accounts/{srv.account_sid}/Messages.json"
+    auth = (srv.account_sid, srv.auth_token)
+    callback = receiver.url("/ok")
+    sids: list[str] = []
+    with httpx.Client(auth=auth, timeout=10) as http:
+        for i in range(150):
+            r = http.post(
+                url,
+                data={
+                    "To": f"+1555867{i:04d}",
+                    "From": srv.test_number,
+                    "Body": "x",
+                    "StatusCallback": callback,
+                },
+            )
+            assert r.status_code == 201
+            sids.append(r.json()["sid"])
+    srv.process.send_signal(signal.SIGKILL)  # with deliveries and callbacks in flight
+    srv.process.wait(10)
+
+    again = start_server(tmp_path / "data", args=fast)
+    try:
+        with httpx.Client(auth=auth, base_url=again.base_url, timeout=10) as http:
+
+            def status(sid: str) -> str:
+                path = f"/2010-04-01/Accounts/{srv.account_sid}/Messages/{sid}.json"
+                return str(http.get(path).json()["status"])
+
+            # Receipts the simulator held in memory die with it: those messages stay `sent`,
+            # which is final; everything else is delivered.
+            wait_until(lambda: all(status(s) in ("sent", "delivered") for s in sids), timeout=60)
+        # Every status a message reached was called back (at least once) after the restart.
+        for sid in sids:
+            wait_until(lambda sid=sid: "sent" in receiver.statuses(sid), timeout=60)
     finally:
         assert again.stop() == 0

@@ -22,6 +22,7 @@ WORKER_OPTIONS = (
     "simulator_delay",
     "webhook_retries",
     "webhook_timeout",
+    "lease_seconds",
 )
 
 

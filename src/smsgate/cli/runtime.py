@@ -53,9 +53,14 @@ def build_pipeline(settings: Settings, store: Store, clock: Clock) -> Pipeline:
         total_timeout_ms=int(settings.webhook_timeout * 1000),
         read_timeout_ms=int(settings.webhook_timeout * 1000),
     )
+    lease = settings.lease_seconds
     return Pipeline(
-        Dispatcher(DeliveryService(store, clock), build_connector(settings, clock)),
-        WebhookSender(store, clock, defaults=defaults),
+        Dispatcher(
+            DeliveryService(store, clock, lease_seconds=lease),
+            build_connector(settings, clock),
+            submit_timeout=lease / 2,
+        ),
+        WebhookSender(store, clock, defaults=defaults, lease_seconds=lease),
     )
 
 

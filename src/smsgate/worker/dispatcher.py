@@ -11,7 +11,7 @@ import asyncio
 import logging
 import secrets
 
-from smsgate.connectors.base import Connector, InboundSms
+from smsgate.connectors.base import Connector, InboundSms, TemporaryError
 from smsgate.domain.delivery import DeliveryJob
 from smsgate.services.delivery import DeliveryService
 
@@ -26,13 +26,17 @@ class Dispatcher:
         *,
         concurrency: int = 256,
         idle_poll: float = 0.05,
+        submit_timeout: float = 15.0,
     ) -> None:
+        """``submit_timeout`` must stay below the job lease, so that a job is never
+        submitted by two workers for the same attempt."""
         self._delivery = delivery
         self._connector = connector
         self._slots = asyncio.Semaphore(concurrency)
         self._concurrency = concurrency
         self._in_flight: set[asyncio.Task[None]] = set()
         self._idle_poll = idle_poll
+        self._submit_timeout = submit_timeout
         self._wake = asyncio.Event()
         self.owner = f"worker-{secrets.token_hex(4)}"
 
@@ -72,7 +76,12 @@ class Dispatcher:
                 return
             message, sms = started
             try:
-                result = await self._connector.submit(sms)
+                async with asyncio.timeout(self._submit_timeout):
+                    result = await self._connector.submit(sms)
+            except TimeoutError:
+                error = TemporaryError(30008, "The carrier did not answer the submit in time")
+                await self._delivery.submit_failed(job, message, error)
+                return
             except Exception as exc:
                 await self._delivery.submit_failed(job, message, exc)
                 return
