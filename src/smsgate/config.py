@@ -47,6 +47,10 @@ class Settings:
     simulator_delay: float = _opt(0.5, "Seconds before the simulator reports delivery.")
     webhook_retries: int = _opt(1, "Default retries of a failed webhook (URL #rc= overrides).")
     webhook_timeout: float = _opt(15.0, "Default total seconds a webhook may take (#tt=).")
+    prices: str = _opt(
+        "+1=0.0079,*=0.0500",
+        "USD per segment by destination prefix; the longest prefix wins, * is the default.",
+    )
     lease_seconds: float = _opt(
         30.0, "Seconds a worker holds a claimed message or callback before others may retry it."
     )

@@ -36,6 +36,7 @@ def test_a_message_moves_to_delivered_with_signed_callbacks_in_order(
     assert fetched.status == "delivered"
     assert fetched.date_sent is not None
     assert fetched.error_code is None
+    assert (fetched.price, fetched.price_unit) == ("-0.00790", "USD")
     validator = RequestValidator(tenant.token)
     for hit in receiver.for_message(m.sid):
         assert hit.method == "POST"

@@ -23,6 +23,7 @@ WORKER_OPTIONS = (
     "webhook_retries",
     "webhook_timeout",
     "lease_seconds",
+    "prices",
 )
 
 
@@ -98,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.warning(warning)
     try:
         code: int = args.run(settings, args)
-    except commands.CommandError as exc:
+    except (commands.CommandError, ConfigError) as exc:
         print(f"smsgate: {exc}", file=sys.stderr)
         return 2
     return code

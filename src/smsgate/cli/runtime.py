@@ -6,15 +6,23 @@ import asyncio
 from dataclasses import dataclass, field
 
 from smsgate.clock import Clock
-from smsgate.config import Settings
+from smsgate.config import ConfigError, Settings
 from smsgate.connectors import simulator
 from smsgate.connectors.base import Connector
+from smsgate.domain.pricing import PriceTable, PriceTableError
 from smsgate.services.delivery import DeliveryService
 from smsgate.services.messages import MessageService
 from smsgate.store.base import Store
 from smsgate.webhooks.overrides import Overrides
 from smsgate.webhooks.sender import WebhookSender
 from smsgate.worker.dispatcher import Dispatcher
+
+
+def price_table(settings: Settings) -> PriceTable:
+    try:
+        return PriceTable.parse(settings.prices)
+    except PriceTableError as exc:
+        raise ConfigError(f"--prices: {exc}") from exc
 
 
 def build_connector(settings: Settings, clock: Clock) -> Connector:
@@ -56,7 +64,7 @@ def build_pipeline(settings: Settings, store: Store, clock: Clock) -> Pipeline:
     lease = settings.lease_seconds
     return Pipeline(
         Dispatcher(
-            DeliveryService(store, clock, lease_seconds=lease),
+            DeliveryService(store, clock, lease_seconds=lease, prices=price_table(settings)),
             build_connector(settings, clock),
             submit_timeout=lease / 2,
         ),

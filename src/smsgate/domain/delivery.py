@@ -89,6 +89,8 @@ class Transition:
     error_code: int | None = None
     error_message: str | None = None
     carrier_id: str | None = None
+    price: str | None = None
+    price_unit: str | None = None
     job: JobAction = JobAction.KEEP
     retry_at_us: int | None = None
     attempt: int | None = None

@@ -27,6 +27,7 @@ from smsgate.domain.delivery import (
     status_params,
 )
 from smsgate.domain.messages import Message, Status
+from smsgate.domain.pricing import DEFAULT_TABLE, UNIT, PriceTable
 from smsgate.domain.senders import retry_delay
 from smsgate.store.base import Store
 
@@ -48,7 +49,9 @@ class DeliveryService:
         *,
         lease_seconds: float = 60.0,
         max_attempts: int = 5,
+        prices: PriceTable | None = None,
     ) -> None:
+        self._prices = prices or PriceTable.parse(DEFAULT_TABLE)
         self._store = store
         self._clock = clock
         self._lease_us = int(lease_seconds * 1_000_000)
@@ -103,6 +106,8 @@ class DeliveryService:
                 now,
                 date_sent_us=now,
                 carrier_id=result.carrier_id,
+                price=self._prices.price(message.to, result.parts),
+                price_unit=UNIT,
                 job=JobAction.DONE,
             ),
         )
@@ -190,6 +195,8 @@ class DeliveryService:
                 error_code=change.error_code,
                 error_message=change.error_message,
                 carrier_id=change.carrier_id,
+                price=change.price,
+                price_unit=change.price_unit,
                 job=change.job,
                 retry_at_us=change.retry_at_us,
                 attempt=change.attempt,

@@ -108,6 +108,9 @@ def apply_transition(c: sqlite3.Connection, t: Transition) -> Message | None:
     if t.error_code is not None:
         sets += ["error_code = :code", "error_message = :text"]
         params["code"], params["text"] = t.error_code, t.error_message
+    if t.price is not None:
+        sets += ["price = :price", "price_unit = :unit"]
+        params["price"], params["unit"] = t.price, t.price_unit
     c.execute(f"UPDATE messages SET {', '.join(sets)} WHERE sid = :sid", params)
     if t.carrier_id is not None:
         c.execute(
