@@ -215,10 +215,8 @@ def finish_callback(c: sqlite3.Connection, result: CallbackResult) -> None:
             (result.retry_at_us, a.callback_id),
         )
     else:
-        c.execute(
-            "UPDATE webhook_outbox SET state = ?, lease_owner = NULL WHERE id = ?",
-            ("done" if result.succeeded else "failed", a.callback_id),
-        )
+        # Finished, well or badly: the attempts log keeps the story, the outbox stays small.
+        c.execute("DELETE FROM webhook_outbox WHERE id = ?", (a.callback_id,))
 
 
 def callback_attempts(c: sqlite3.Connection, message_sid: str) -> list[CallbackAttempt]:
