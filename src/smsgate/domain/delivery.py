@@ -64,11 +64,13 @@ class CallbackAttempt:
 @dataclass(frozen=True, slots=True)
 class CallbackResult:
     """What became of a claimed callback: due again at ``retry_at_us``, or finished
-    (``succeeded`` says whether the receiver answered 2xx)."""
+    (``succeeded`` says whether the receiver answered 2xx). ``fallback`` is the request to
+    the fallback URL made after ``attempt`` failed, if any."""
 
     attempt: CallbackAttempt
     succeeded: bool
     retry_at_us: int | None = None
+    fallback: CallbackAttempt | None = None
 
 
 class JobAction(Enum):

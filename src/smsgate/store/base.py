@@ -21,6 +21,7 @@ from smsgate.domain.delivery import (
     DeliveryJob,
     Transition,
 )
+from smsgate.domain.inbound import InboundRecord, QueuedReply
 from smsgate.domain.messages import Message, Status
 from smsgate.domain.numbers import PhoneNumber
 from smsgate.domain.paging import Page, PageRequest
@@ -178,3 +179,25 @@ class Store(Protocol):
         ...
 
     async def callback_attempts(self, message_sid: str) -> list[CallbackAttempt]: ...
+
+    # inbound messages and opt-outs (smsgate.store.sqlite_inbound)
+    async def insert_inbound(self, record: InboundRecord) -> None:
+        """Store an inbound message with its webhook, opt-out change and automatic replies,
+        in one transaction (a reply whose sender queue is full is stored ``failed``/30001)."""
+        ...
+
+    async def is_opted_out(self, scope: str, address: str) -> bool:
+        """Whether ``address`` opted out of messages sent within ``scope`` (a sender)."""
+        ...
+
+    async def finish_inbound_callback(
+        self,
+        result: CallbackResult,
+        message_sid: str,
+        date_sent_us: int,
+        replies: tuple[QueuedReply, ...],
+    ) -> None:
+        """Record an inbound webhook's attempt (as ``finish_callback``), set the message's
+        ``date_sent`` if it has none, and enqueue the replies its TwiML asked for, atomically.
+        """
+        ...

@@ -33,11 +33,13 @@ from smsgate.domain.delivery import (
     DeliveryJob,
     Transition,
 )
+from smsgate.domain.inbound import InboundRecord, QueuedReply
 from smsgate.domain.messages import Message, Status
 from smsgate.domain.numbers import PhoneNumber
 from smsgate.domain.paging import Page, PageRequest
 from smsgate.store import rows
 from smsgate.store import sqlite_delivery as delivery
+from smsgate.store import sqlite_inbound as inbound
 from smsgate.store.base import (
     AccountFilter,
     DuplicateKey,
@@ -568,6 +570,26 @@ class SqliteStore:
 
     async def callback_attempts(self, message_sid: str) -> list[CallbackAttempt]:
         return await self._scan(lambda c: delivery.callback_attempts(c, message_sid))
+
+    # -- inbound messages and opt-outs (smsgate.store.sqlite_inbound) ----------------------
+
+    async def insert_inbound(self, record: InboundRecord) -> None:
+        await self._write(lambda c: inbound.insert_inbound(c, record))
+
+    async def is_opted_out(self, scope: str, address: str) -> bool:
+        # Not cached: `smsgate simulate inbound` may record a STOP from another process.
+        return self._read_now(lambda c: inbound.is_opted_out(c, scope, address))
+
+    async def finish_inbound_callback(
+        self,
+        result: CallbackResult,
+        message_sid: str,
+        date_sent_us: int,
+        replies: tuple[QueuedReply, ...],
+    ) -> None:
+        await self._write(
+            lambda c: inbound.finish_inbound_callback(c, result, message_sid, date_sent_us, replies)
+        )
 
 
 def _conditional_update(

@@ -194,12 +194,26 @@ def finish_callback(c: sqlite3.Connection, result: CallbackResult) -> None:
     sid = c.execute(
         "SELECT message_sid FROM webhook_outbox WHERE id = ?", (a.callback_id,)
     ).fetchone()
+    for logged in (a, result.fallback):
+        if logged is not None:
+            _log_attempt(c, "" if sid is None else sid[0], logged)
+    if result.retry_at_us is not None:
+        c.execute(
+            "UPDATE webhook_outbox SET ready_at = ?, lease_owner = NULL WHERE id = ?",
+            (result.retry_at_us, a.callback_id),
+        )
+    else:
+        # Finished, well or badly: the attempts log keeps the story, the outbox stays small.
+        c.execute("DELETE FROM webhook_outbox WHERE id = ?", (a.callback_id,))
+
+
+def _log_attempt(c: sqlite3.Connection, message_sid: str, a: CallbackAttempt) -> None:
     c.execute(
         "INSERT INTO webhook_attempts (callback_id, message_sid, attempt, url, started_at, "
         "duration_ms, status_code, error, response_head) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             a.callback_id,
-            "" if sid is None else sid[0],
+            message_sid,
             a.attempt,
             a.url,
             a.started_us,
@@ -209,14 +223,6 @@ def finish_callback(c: sqlite3.Connection, result: CallbackResult) -> None:
             a.response_head,
         ),
     )
-    if result.retry_at_us is not None:
-        c.execute(
-            "UPDATE webhook_outbox SET ready_at = ?, lease_owner = NULL WHERE id = ?",
-            (result.retry_at_us, a.callback_id),
-        )
-    else:
-        # Finished, well or badly: the attempts log keeps the story, the outbox stays small.
-        c.execute("DELETE FROM webhook_outbox WHERE id = ?", (a.callback_id,))
 
 
 def callback_attempts(c: sqlite3.Connection, message_sid: str) -> list[CallbackAttempt]:
