@@ -15,6 +15,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from smsgate.domain.optout import DEFAULT_HELP_REPLY, DEFAULT_START_REPLY, DEFAULT_STOP_REPLY
+
 ENV_PREFIX = "SMSGATE_"
 
 
@@ -53,6 +55,15 @@ class Settings:
     )
     lease_seconds: float = _opt(
         30.0, "Seconds a worker holds a claimed message or callback before others may retry it."
+    )
+    help_reply: str = _opt(
+        DEFAULT_HELP_REPLY, "Automatic answer to HELP or INFO (empty: no answer)."
+    )
+    stop_reply: str = _opt(
+        DEFAULT_STOP_REPLY, "Automatic answer to an opt-out keyword such as STOP (empty: none)."
+    )
+    start_reply: str = _opt(
+        DEFAULT_START_REPLY, "Automatic answer to START, YES or UNSTOP (empty: no answer)."
     )
 
     def __post_init__(self) -> None:

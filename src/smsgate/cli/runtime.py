@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from smsgate.clock import Clock
 from smsgate.config import ConfigError, Settings
 from smsgate.connectors import simulator
 from smsgate.connectors.base import Connector
+from smsgate.domain.optout import AutoReplies
 from smsgate.domain.pricing import PriceTable, PriceTableError
 from smsgate.services.delivery import DeliveryService
+from smsgate.services.inbound import InboundService
 from smsgate.services.messages import MessageService
 from smsgate.store.base import Store
 from smsgate.webhooks.overrides import Overrides
@@ -62,14 +65,18 @@ def build_pipeline(settings: Settings, store: Store, clock: Clock) -> Pipeline:
         read_timeout_ms=int(settings.webhook_timeout * 1000),
     )
     lease = settings.lease_seconds
-    return Pipeline(
+    # Replies the inbound side queues wake this pipeline (bound late: it is built below).
+    inbound = build_inbound(settings, store, clock, lambda: pipeline.wake())
+    pipeline = Pipeline(
         Dispatcher(
             DeliveryService(store, clock, lease_seconds=lease, prices=price_table(settings)),
             build_connector(settings, clock),
             submit_timeout=lease / 2,
+            on_inbound=inbound.receive_sms,
         ),
-        WebhookSender(store, clock, defaults=defaults, lease_seconds=lease),
+        WebhookSender(store, clock, defaults=defaults, lease_seconds=lease, responses=inbound),
     )
+    return pipeline
 
 
 def build_messages(
@@ -86,4 +93,23 @@ def build_messages(
             else frozenset()
         ),
         on_enqueued=pipeline.wake if pipeline is not None else None,
+    )
+
+
+def build_inbound(
+    settings: Settings, store: Store, clock: Clock, on_enqueued: Callable[[], None] | None
+) -> InboundService:
+    return InboundService(
+        store,
+        clock,
+        replies=AutoReplies(
+            stop=settings.stop_reply, start=settings.start_reply, help=settings.help_reply
+        ),
+        sender_mps=settings.sender_mps,
+        open_senders=(
+            frozenset({simulator.ALWAYS_VALID_FROM})
+            if settings.carrier == "simulator"
+            else frozenset()
+        ),
+        on_enqueued=on_enqueued,
     )

@@ -68,6 +68,10 @@ class MessageService:
             number_type = owner.number_type if owner is not None else None
         elif valid.messaging_service_sid is not None:
             raise ValidationError("The Messaging Service contains no phone numbers", code=21704)
+        # The recipient replied STOP to this sender (the scope becomes the service's SID for
+        # a number in a Messaging Service).
+        if valid.from_ is not None and await self._store.is_opted_out(valid.from_, valid.to):
+            raise ValidationError("Attempt to send to unsubscribed recipient", code=21610)
         now = self._clock.now()
         info = valid.segments
         message = Message(

@@ -4,6 +4,11 @@ Callbacks of one message go out in order: the store hands out only the oldest pe
 callback of each message, so a retrying callback holds back the later ones of its message
 and no other message. Every attempt is logged with its outcome. The URL fragment
 (``#ct=…&rt=…&tt=…&rc=…&rp=…``) overrides timeouts and retries and is never sent.
+
+A callback that fails for good (no retry left) is sent once to its fallback URL, if it has
+one (an inbound message's ``SmsFallbackUrl``); both requests are logged. The answer (status,
+content type and at most ``MAX_RESPONSE_BYTES`` of body) goes with the result to an injected
+``ResponseHandler``, which records both (and turns an inbound webhook's TwiML into replies).
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ import asyncio
 import logging
 import secrets
 import time
+from dataclasses import dataclass, replace
+from typing import Protocol
 from urllib.parse import urlencode
 
 import httpx
@@ -19,12 +26,22 @@ import httpx
 from smsgate.clock import Clock
 from smsgate.domain.dates import to_us
 from smsgate.domain.delivery import CallbackAttempt, CallbackResult, ClaimedCallback
+from smsgate.domain.inbound import MAX_RESPONSE_BYTES, WebhookResponse
 from smsgate.store.base import Store
 from smsgate.webhooks import overrides, signing
 
 logger = logging.getLogger(__name__)
 USER_AGENT = "TwilioProxy/1.1 (smsgate)"
 HEAD_BYTES = 512
+
+
+class ResponseHandler(Protocol):
+    """Records a finished attempt and acts on the receiver's answer (an inbound webhook's
+    TwiML). Injected by the CLI, so that webhooks/ never builds messages itself."""
+
+    async def finish(
+        self, item: ClaimedCallback, result: CallbackResult, response: WebhookResponse | None
+    ) -> None: ...
 
 
 class WebhookSender:
@@ -38,7 +55,10 @@ class WebhookSender:
         idle_poll: float = 0.05,
         lease_seconds: float = 60.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        responses: ResponseHandler | None = None,
     ) -> None:
+        """``responses`` records each attempt and acts on the answer; without it attempts
+        are only recorded in the store."""
         self._store = store
         self._clock = clock
         self._defaults = defaults or overrides.Overrides()
@@ -46,6 +66,7 @@ class WebhookSender:
         self._idle_poll = idle_poll
         self._lease_us = int(lease_seconds * 1_000_000)
         self._transport = transport
+        self._responses = responses
         self._in_flight: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self.owner = f"webhooks-{secrets.token_hex(4)}"
@@ -90,21 +111,46 @@ class WebhookSender:
 
     async def _send(self, http: httpx.AsyncClient, item: ClaimedCallback) -> None:
         try:
-            result = await self._attempt(http, item)
-            await self._store.finish_callback(result)
+            result, response = await self._attempt(http, item)
+            if self._responses is not None:
+                await self._responses.finish(item, result, response)
+            else:
+                await self._store.finish_callback(result)
         except Exception:
             logger.exception("webhook %s could not be recorded; its lease will expire", item.id)
 
-    async def _attempt(self, http: httpx.AsyncClient, item: ClaimedCallback) -> CallbackResult:
+    async def _attempt(
+        self, http: httpx.AsyncClient, item: ClaimedCallback
+    ) -> tuple[CallbackResult, WebhookResponse | None]:
+        """Request the URL; when that fails for good, the fallback URL (once, right away)."""
+        cb = item.callback
+        first = await self._request(http, item, cb.url, cb.method)
+        if first.ok:
+            return CallbackResult(first.attempt, True), first.response
+        self._log_failure(first.attempt)
+        if first.retry:
+            delay_us = 1_000_000 * 2 ** (item.attempt - 1)
+            return CallbackResult(first.attempt, False, to_us(self._clock.now()) + delay_us), None
+        if not cb.fallback_url:
+            return CallbackResult(first.attempt, False), first.response
+        second = await self._request(http, item, cb.fallback_url, cb.fallback_method)
+        if not second.ok:
+            self._log_failure(second.attempt)
+        return CallbackResult(first.attempt, second.ok, fallback=second.attempt), second.response
+
+    async def _request(
+        self, http: httpx.AsyncClient, item: ClaimedCallback, target: str, method: str
+    ) -> _Outcome:
         cb = item.callback
         started = to_us(self._clock.now())
         try:
-            url, opts = overrides.split(cb.url, self._defaults)
+            url, opts = overrides.split(target, self._defaults)
         except overrides.OverrideError as exc:
-            return self._result(item, cb.url, started, 0, None, f"11243: {exc}", "", False)
+            attempt = CallbackAttempt(item.id, item.attempt, target, started, 0, None, None, "")
+            return _Outcome(replace(attempt, error=f"11243: {exc}"), False, False, None)
         account = await self._store.get_account(cb.account_sid)
         token = account.auth_token if account is not None else ""
-        request = _build(http, cb.method, url, cb.params, token, item.id)
+        request = _build(http, method, url, cb.params, token, item.id)
         timeout = httpx.Timeout(
             connect=opts.connect_timeout_ms / 1000,
             read=opts.read_timeout_ms / 1000,
@@ -113,15 +159,19 @@ class WebhookSender:
         )
         request.extensions["timeout"] = timeout.as_dict()
         clock_start = time.perf_counter()
-        status: int | None = None
+        answer: WebhookResponse | None = None
         error: str | None = None
-        head = ""
         kind = "all"
         try:
             async with asyncio.timeout(opts.total_timeout_ms / 1000):
-                response = await http.send(request)
-                head = response.text[:HEAD_BYTES]
-                status = response.status_code
+                response = await http.send(request, stream=True)
+                try:
+                    body, truncated = await _read_bounded(response, MAX_RESPONSE_BYTES)
+                finally:
+                    await response.aclose()
+                answer = WebhookResponse(
+                    response.status_code, response.headers.get("content-type"), body, truncated
+                )
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             error, kind = f"connect: {exc!r}", "ct"
         except (httpx.ReadTimeout, TimeoutError) as exc:
@@ -131,39 +181,43 @@ class WebhookSender:
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"
         duration = int((time.perf_counter() - clock_start) * 1000)
+        status = answer.status_code if answer is not None else None
+        head = answer.body[:HEAD_BYTES].decode("utf-8", "replace") if answer is not None else ""
         ok = status is not None and 200 <= status < 300
         if status is not None and not ok:
             kind = "4xx" if status < 500 else "5xx"
-        retry = not ok and _may_retry(item.attempt, opts, kind)
-        return self._result(item, url, started, duration, status, error, head, ok, retry)
-
-    def _result(
-        self,
-        item: ClaimedCallback,
-        url: str,
-        started: int,
-        duration: int,
-        status: int | None,
-        error: str | None,
-        head: str,
-        ok: bool,
-        retry: bool = False,
-    ) -> CallbackResult:
         attempt = CallbackAttempt(
             item.id, item.attempt, url, started, duration, status, error, head
         )
-        if not ok:
-            logger.warning(
-                "webhook %s attempt %d to %s: %s (Debugger 11200)",
-                item.id,
-                item.attempt,
-                url,
-                error or f"HTTP {status}",
-            )
-        if retry:
-            delay_us = 1_000_000 * 2 ** (item.attempt - 1)
-            return CallbackResult(attempt, False, to_us(self._clock.now()) + delay_us)
-        return CallbackResult(attempt, ok)
+        return _Outcome(attempt, ok, not ok and _may_retry(item.attempt, opts, kind), answer)
+
+    @staticmethod
+    def _log_failure(attempt: CallbackAttempt) -> None:
+        logger.warning(
+            "webhook %s attempt %d to %s: %s (Debugger 11200)",
+            attempt.callback_id,
+            attempt.attempt,
+            attempt.url,
+            attempt.error or f"HTTP {attempt.status_code}",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    attempt: CallbackAttempt
+    ok: bool
+    retry: bool
+    response: WebhookResponse | None
+
+
+async def _read_bounded(response: httpx.Response, limit: int) -> tuple[bytes, bool]:
+    """At most ``limit`` bytes of the body, and whether there was more."""
+    body = bytearray()
+    async for chunk in response.aiter_bytes():
+        body += chunk
+        if len(body) > limit:
+            return bytes(body[:limit]), True
+    return bytes(body), False
 
 
 def _may_retry(attempt: int, opts: overrides.Overrides, kind: str) -> bool:

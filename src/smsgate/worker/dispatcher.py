@@ -11,7 +11,7 @@ import asyncio
 import logging
 import secrets
 
-from smsgate.connectors.base import Connector, InboundSms, TemporaryError
+from smsgate.connectors.base import Connector, InboundHandler, InboundSms, TemporaryError
 from smsgate.domain.delivery import DeliveryJob
 from smsgate.services.delivery import DeliveryService
 
@@ -27,9 +27,11 @@ class Dispatcher:
         concurrency: int = 256,
         idle_poll: float = 0.05,
         submit_timeout: float = 15.0,
+        on_inbound: InboundHandler | None = None,
     ) -> None:
         """``submit_timeout`` must stay below the job lease, so that a job is never
-        submitted by two workers for the same attempt."""
+        submitted by two workers for the same attempt. ``on_inbound`` takes the messages
+        the carrier receives (smsgate.services.inbound)."""
         self._delivery = delivery
         self._connector = connector
         self._slots = asyncio.Semaphore(concurrency)
@@ -37,6 +39,7 @@ class Dispatcher:
         self._in_flight: set[asyncio.Task[None]] = set()
         self._idle_poll = idle_poll
         self._submit_timeout = submit_timeout
+        self._on_inbound = on_inbound
         self._wake = asyncio.Event()
         self.owner = f"worker-{secrets.token_hex(4)}"
 
@@ -91,4 +94,7 @@ class Dispatcher:
             logger.exception("delivering %s failed; it will be retried", job.message_sid)
 
     async def _inbound(self, sms: InboundSms) -> None:
-        logger.warning("inbound message from %s to %s ignored: not handled yet", sms.from_, sms.to)
+        if self._on_inbound is None:
+            logger.warning("inbound message from %s to %s ignored: no handler", sms.from_, sms.to)
+            return
+        await self._on_inbound(sms)
