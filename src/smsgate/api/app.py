@@ -11,10 +11,11 @@ from starlette.routing import Route
 
 from smsgate.api import errors
 from smsgate.api.context import Services
-from smsgate.api.routes import accounts, messages, numbers
+from smsgate.api.routes import accounts, messages, numbers, simulator
 from smsgate.clock import Clock, SystemClock
 from smsgate.config import Settings
 from smsgate.services.accounts import AccountService
+from smsgate.services.inbound import InboundService
 from smsgate.services.messages import MessageService
 from smsgate.services.numbers import NumberService
 from smsgate.store.base import Store
@@ -30,8 +31,9 @@ def create_app(
     clock: Clock | None = None,
     *,
     message_service: MessageService | None = None,
+    inbound_service: InboundService | None = None,
 ) -> Starlette:
-    """Build the app around an already-open store (and the message service the CLI wired)."""
+    """Build the app around an already-open store (and the services the CLI wired)."""
     clock = clock or SystemClock()
     app = Starlette(
         routes=[
@@ -40,6 +42,7 @@ def create_app(
             Route("/healthz", healthz, methods=["GET"]),
             *accounts.routes,
             *numbers.routes,
+            *simulator.routes,
         ],
         exception_handlers=dict[Any, Any](errors.HANDLERS),
     )
@@ -48,5 +51,6 @@ def create_app(
         accounts=AccountService(store, clock),
         numbers=NumberService(store, clock),
         messages=message_service or MessageService(store, clock),
+        inbound=inbound_service or InboundService(store, clock),
     )
     return app

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from smsgate.config import Settings
 from smsgate.errors import NotFound
 from smsgate.services.accounts import AccountService
+from smsgate.services.inbound import InboundService
 from smsgate.services.messages import MessageService
 from smsgate.services.numbers import NumberService
 
@@ -19,6 +20,7 @@ class Services:
     accounts: AccountService
     numbers: NumberService
     messages: MessageService
+    inbound: InboundService
 
 
 def services(request: Request) -> Services:

@@ -25,6 +25,14 @@ WORKER_OPTIONS = (
     "lease_seconds",
     "prices",
 )
+INBOUND_OPTIONS = (
+    *STORE_OPTIONS,
+    "carrier",
+    "sender_mps",
+    "help_reply",
+    "stop_reply",
+    "start_reply",
+)
 
 
 def _add_settings(parser: argparse.ArgumentParser, names: Sequence[str]) -> None:
@@ -67,6 +75,24 @@ def build_parser() -> argparse.ArgumentParser:
     listing = accounts.add_parser("list", help="Print every account as JSON, one per line.")
     _add_settings(listing, STORE_OPTIONS)
     listing.set_defaults(run=commands.accounts_list)
+
+    simulate = sub.add_parser(
+        "simulate", help="Make the simulator carrier do something."
+    ).add_subparsers(dest="action", required=True)
+    inbound = simulate.add_parser(
+        "inbound",
+        help="Receive a message as if a phone sent it to one of your numbers; prints it as JSON.",
+    )
+    _add_settings(inbound, INBOUND_OPTIONS)
+    inbound.add_argument(
+        "--from", dest="from_", required=True, metavar="NUMBER", help="The sending phone."
+    )
+    inbound.add_argument("--to", required=True, help="One of your numbers (IncomingPhoneNumber).")
+    inbound.add_argument("--body", default="", help="The text of the message.")
+    inbound.add_argument(
+        "--media-url", action="append", default=[], help="A media URL (repeat for several)."
+    )
+    inbound.set_defaults(run=commands.simulate_inbound)
 
     db = sub.add_parser("db", help="Inspect or migrate the database schema.").add_subparsers(
         dest="action", required=True

@@ -16,12 +16,14 @@ import uvicorn
 import uvloop
 
 from smsgate.api.app import create_app
-from smsgate.api.serialize import account_json
-from smsgate.cli.runtime import build_messages, build_pipeline
+from smsgate.api.serialize import account_json, message_json
+from smsgate.cli.runtime import build_inbound, build_messages, build_pipeline
 from smsgate.clock import SystemClock
 from smsgate.config import Settings
 from smsgate.domain.accounts import Account
+from smsgate.domain.messages import Message
 from smsgate.domain.numbers import PhoneNumber
+from smsgate.errors import SmsgateError
 from smsgate.services.accounts import AccountService
 from smsgate.services.bootstrap import ensure_main_account
 from smsgate.services.numbers import NumberService
@@ -73,7 +75,8 @@ async def _serve(settings: Settings) -> int:
                 _print_welcome(settings, *created)
         pipeline = build_pipeline(settings, store, clock) if settings.worker else None
         messages = build_messages(settings, store, clock, pipeline)
-        app = create_app(settings, store, clock, message_service=messages)
+        inbound = build_inbound(settings, store, clock, pipeline.wake if pipeline else None)
+        app = create_app(settings, store, clock, message_service=messages, inbound_service=inbound)
         config = uvicorn.Config(
             app,
             host=settings.host,
@@ -197,6 +200,34 @@ def accounts_list(settings: Settings, args: argparse.Namespace) -> int:
 
     for account in _run(main):
         sys.stdout.buffer.write(orjson.dumps(account_json(account)) + b"\n")
+    return 0
+
+
+# -- simulate ---------------------------------------------------------------------------------
+
+
+def simulate_inbound(settings: Settings, args: argparse.Namespace) -> int:
+    """Store an inbound message (and its webhook) as if a phone had sent it; print it as JSON.
+
+    Safe while a server runs on the same store: that server's webhook sender and worker poll
+    the store and deliver the webhook and any reply.
+    """
+
+    async def main() -> Message:
+        store = build_store(settings)
+        await store.open()
+        try:
+            service = build_inbound(settings, store, SystemClock(), None)
+            return await service.inject(
+                args.from_, args.to, args.body or "", tuple(args.media_url or ())
+            )
+        except SmsgateError as exc:
+            raise CommandError(f"{exc.message} (error {exc.code})") from None
+        finally:
+            await store.close()
+
+    message = _run(main)
+    sys.stdout.buffer.write(orjson.dumps(message_json(message)) + b"\n")
     return 0
 
 
