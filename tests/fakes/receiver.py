@@ -1,7 +1,8 @@
 """A webhook receiver on a free loopback port that records every request it gets.
 
 Behaviours are chosen per path: ``/ok`` answers 200, ``/fail`` 500, ``/slow`` waits
-``slow_seconds`` before answering, ``/redirect`` redirects to itself forever.
+``slow_seconds`` before answering, ``/redirect`` redirects to itself forever. A path given to
+``answer()`` answers with that status, content type and body (TwiML, for inbound webhooks).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class Receiver:
     hits: list[Hit] = field(default_factory=list)
     slow_seconds: float = 30.0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    answers: dict[str, tuple[int, str, bytes]] = field(default_factory=dict)
 
     @property
     def base(self) -> str:
@@ -47,6 +49,15 @@ class Receiver:
 
     def statuses(self, sid: str) -> list[str]:
         return [h.params["MessageStatus"] for h in self.for_message(sid)]
+
+    def answer(
+        self, path: str, body: str | bytes, *, status: int = 200, content_type: str = "text/xml"
+    ) -> str:
+        """Make ``path`` answer with ``body``; returns the full URL of ``path``."""
+        raw = body.encode() if isinstance(body, str) else body
+        with self.lock:
+            self.answers[path] = (status, content_type, raw)
+        return self.url(path)
 
 
 def start_receiver() -> Receiver:
@@ -70,7 +81,10 @@ def start_receiver() -> Receiver:
             )
             with receiver.lock:
                 receiver.hits.append(hit)
-            if parts.path.startswith("/fail"):
+                canned = receiver.answers.get(parts.path)
+            if canned is not None:
+                self._answer(canned[0], canned[2], canned[1])
+            elif parts.path.startswith("/fail"):
                 self._answer(500, b"nope")
             elif parts.path.startswith("/slow"):
                 time.sleep(receiver.slow_seconds)
@@ -83,10 +97,10 @@ def start_receiver() -> Receiver:
             else:
                 self._answer(200, b"")
 
-        def _answer(self, status: int, body: bytes) -> None:
+        def _answer(self, status: int, body: bytes, content_type: str = "text/plain") -> None:
             try:
                 self.send_response(status)
-                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)

@@ -1,0 +1,338 @@
+"""Inbound messages: injection (API and CLI), signed webhooks, fallback, TwiML replies, opt-out."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import orjson
+import pytest
+from twilio.base.exceptions import TwilioRestException
+from twilio.request_validator import RequestValidator
+
+from tests.conftest import SMSGATE, Server, Tenant, random_number, wait_until
+from tests.fakes.receiver import Hit, Receiver
+
+PHONE = "+15558675310"
+
+
+def inject(tenant: Tenant, body: str, *, sender: str = PHONE, **extra: Any) -> httpx.Response:
+    data: dict[str, Any] = {"From": sender, "To": tenant.number, "Body": body, **extra}
+    return tenant.http.post("/simulator/inbound", data=data)
+
+
+def received(tenant: Tenant, body: str, *, sender: str = PHONE, **extra: Any) -> dict[str, Any]:
+    response = inject(tenant, body, sender=sender, **extra)
+    assert response.status_code == 201, response.text
+    message: dict[str, Any] = response.json()
+    return message
+
+
+def set_webhook(tenant: Tenant, **fields: str) -> None:
+    tenant.client.incoming_phone_numbers.list(phone_number=tenant.number)[0].update(**fields)
+
+
+def one_hit(receiver: Receiver, sid: str) -> Hit:
+    return wait_until(lambda: (hits := receiver.for_message(sid)) and hits[0])
+
+
+def attempts(server: Server, sid: str) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(server.db, timeout=10) as conn:
+        return conn.execute(
+            "SELECT url, status_code, error FROM webhook_attempts WHERE message_sid = ? "
+            "ORDER BY id",
+            (sid,),
+        ).fetchall()
+
+
+def replies_to(tenant: Tenant, to: str) -> list[Any]:
+    return [
+        m
+        for m in tenant.client.messages.list(to=to, from_=tenant.number)
+        if m.direction == "outbound-reply"
+    ]
+
+
+def test_an_injected_message_is_stored_and_its_webhook_signed_with_every_parameter(
+    tenant: Tenant, receiver: Receiver
+) -> None:
+    url = receiver.url("/ok/sms?tag=1")
+    set_webhook(tenant, sms_url=url)
+    media = ["https://example.com/cat.jpg", "https://example.com/a/b.png?x=1"]
+    body = received(tenant, "Hello there", MediaUrl=media)
+    assert body["direction"] == "inbound"
+    assert body["status"] == "received"
+    assert body["num_media"] == "2"
+    assert body["num_segments"] == "1"
+    assert body["sid"].startswith("MM")
+    assert (body["from"], body["to"], body["account_sid"]) == (PHONE, tenant.number, tenant.sid)
+
+    hit = one_hit(receiver, body["sid"])
+    assert hit.method == "POST"
+    assert hit.query == [("tag", "1")]
+    assert RequestValidator(tenant.token).validate(
+        url, hit.params, hit.headers["X-Twilio-Signature"]
+    )
+    p = hit.params
+    sid = body["sid"]
+    assert (p["MessageSid"], p["SmsSid"], p["SmsMessageSid"]) == (sid, sid, sid)
+    assert p["AccountSid"] == tenant.sid
+    assert (p["From"], p["To"], p["Body"]) == (PHONE, tenant.number, "Hello there")
+    assert (p["NumMedia"], p["NumSegments"], p["SmsStatus"]) == ("2", "1", "received")
+    assert p["ApiVersion"] == "2010-04-01"
+    assert (p["MediaUrl0"], p["MediaContentType0"]) == (media[0], "image/jpeg")
+    assert (p["MediaUrl1"], p["MediaContentType1"]) == (media[1], "image/png")
+    assert (p["FromCountry"], p["ToCountry"]) == ("US", "US")
+    for name in ("FromState", "FromCity", "FromZip", "ToState", "ToCity", "ToZip"):
+        assert name in p
+    assert "MessagingServiceSid" not in p
+
+    # date_sent is when the webhook was requested.
+    fetched = wait_until(
+        lambda: (m := tenant.client.messages(sid).fetch()).date_sent is not None and m
+    )
+    assert fetched.direction == "inbound"
+    assert fetched.status == "received"
+    assert sid in [m.sid for m in tenant.client.messages.list(to=tenant.number)]
+
+
+def test_a_get_webhook_is_signed_over_its_query(tenant: Tenant, receiver: Receiver) -> None:
+    url = receiver.url("/ok/get")
+    set_webhook(tenant, sms_url=url, sms_method="GET")
+    sid = received(tenant, "via GET")["sid"]
+    hit = one_hit(receiver, sid)
+    assert hit.method == "GET"
+    assert hit.params["Body"] == "via GET"
+    signed = RequestValidator(tenant.token).compute_signature(url + "?" + urlencode(hit.query), {})
+    assert hit.headers["X-Twilio-Signature"] == signed
+
+
+def test_without_a_webhook_the_message_is_sent_when_it_arrives(tenant: Tenant) -> None:
+    body = received(tenant, "nobody listens")
+    assert body["date_sent"] is not None
+
+
+def test_the_cli_injects_into_a_running_server(
+    server: Server, tenant: Tenant, receiver: Receiver
+) -> None:
+    url = receiver.url("/ok/cli")
+    set_webhook(tenant, sms_url=url)
+    out = subprocess.run(
+        [
+            SMSGATE,
+            "simulate",
+            "inbound",
+            "--data-dir",
+            str(server.data_dir),
+            "--from",
+            PHONE,
+            "--to",
+            tenant.number,
+            "--body",
+            "from the CLI",
+            "--media-url",
+            "https://e.com/x.gif",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    message = orjson.loads(out.stdout)
+    assert (message["direction"], message["status"], message["num_media"]) == (
+        "inbound",
+        "received",
+        "1",
+    )
+    hit = one_hit(receiver, message["sid"])
+    assert hit.params["Body"] == "from the CLI"
+    assert hit.params["MediaContentType0"] == "image/gif"
+    assert RequestValidator(tenant.token).validate(
+        url, hit.params, hit.headers["X-Twilio-Signature"]
+    )
+    assert tenant.client.messages(message["sid"]).fetch().direction == "inbound"
+
+
+def test_the_cli_refuses_a_number_nobody_owns(server: Server) -> None:
+    out = subprocess.run(
+        [
+            SMSGATE,
+            "simulate",
+            "inbound",
+            "--data-dir",
+            str(server.data_dir),
+            "--from",
+            PHONE,
+            "--to",
+            random_number(),
+            "--body",
+            "x",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert out.returncode == 2
+    assert "20404" in out.stderr
+
+
+def test_the_fallback_url_is_used_when_the_sms_url_fails(
+    server: Server, tenant: Tenant, receiver: Receiver
+) -> None:
+    fallback = receiver.answer(
+        "/fallback", "<Response><Message>from the fallback</Message></Response>"
+    )
+    set_webhook(
+        tenant,
+        sms_url=receiver.url("/fail/sms"),
+        sms_fallback_url=fallback,
+        sms_fallback_method="POST",
+    )
+    sid = received(tenant, "anyone there?")["sid"]
+    wait_until(lambda: [h.path for h in receiver.for_message(sid)] == ["/fail/sms", "/fallback"])
+    hit = receiver.for_message(sid)[1]
+    assert RequestValidator(tenant.token).validate(
+        fallback, hit.params, hit.headers["X-Twilio-Signature"]
+    )
+    replies = wait_until(lambda: replies_to(tenant, PHONE))
+    assert [r.body for r in replies] == ["from the fallback"]
+    logged = attempts(server, sid)
+    assert [(u, s) for u, s, _ in logged] == [(receiver.url("/fail/sms"), 500), (fallback, 200)]
+
+
+def test_a_twiml_reply_becomes_a_delivered_outbound_reply(
+    tenant: Tenant, receiver: Receiver
+) -> None:
+    other = "+15558675399"
+    url = receiver.answer(
+        "/twiml",
+        "<?xml version='1.0' encoding='UTF-8'?><Response><Message>Thanks!</Message>"
+        f"<Message to='{other}'><Body>Copy</Body><Media>https://e.com/p.png</Media></Message>"
+        "</Response>",
+        content_type="text/xml; charset=utf-8",
+    )
+    set_webhook(tenant, sms_url=url)
+    received(tenant, "hi")
+    reply = wait_until(lambda: replies_to(tenant, PHONE))[0]
+    assert (reply.body, reply.from_, reply.to) == ("Thanks!", tenant.number, PHONE)
+    wait_until(lambda: tenant.client.messages(reply.sid).fetch().status == "delivered")
+    copy = wait_until(lambda: replies_to(tenant, other))[0]
+    assert (copy.body, copy.num_media) == ("Copy", "1")
+
+
+@pytest.mark.parametrize(
+    ("answer", "content_type", "note"),
+    [
+        ("<Response/>", "text/xml", None),
+        ("OK, thanks", "text/plain", None),
+        ("", "text/xml", None),
+        ("<Response><Message>unclosed</Response>", "text/xml", "12100"),
+        ("<Response><Message to='not a number'>x</Message></Response>", "text/xml", "21211"),
+    ],
+)
+def test_answers_that_create_no_reply(
+    server: Server,
+    tenant: Tenant,
+    receiver: Receiver,
+    answer: str,
+    content_type: str,
+    note: str | None,
+) -> None:
+    url = receiver.answer("/quiet", answer, content_type=content_type)
+    set_webhook(tenant, sms_url=url)
+    sid = received(tenant, "hello?")["sid"]
+    logged = wait_until(lambda: attempts(server, sid))
+    assert logged[0][1] == 200
+    error = logged[0][2]
+    assert (error is None) if note is None else error.startswith(note)
+    assert replies_to(tenant, PHONE) == []
+    assert server.healthy()
+
+
+def test_stop_blocks_further_sends_and_start_lifts_it(tenant: Tenant) -> None:
+    def send() -> Any:
+        return tenant.client.messages.create(to=PHONE, from_=tenant.number, body="promo")
+
+    send()
+    received(tenant, "  Stop ")
+    with pytest.raises(TwilioRestException) as info:
+        send()
+    assert (info.value.status, info.value.code) == (400, 21610)
+    confirmation = [r.body for r in replies_to(tenant, PHONE)]
+    assert confirmation == [
+        "You have successfully been unsubscribed. You will not receive any "
+        "more messages from this number. Reply START to resubscribe."
+    ]
+    # Only this sender is blocked: another number of the account may still send.
+    other = tenant.client.incoming_phone_numbers.create(phone_number=random_number())
+    tenant.client.messages.create(to=PHONE, from_=other.phone_number, body="still fine")
+
+    received(tenant, "start")
+    assert send().status == "queued"
+    received(tenant, "STOP please")
+    assert send().status == "queued"
+
+
+def test_stop_is_recorded_and_forwarded_even_with_a_webhook(
+    tenant: Tenant, receiver: Receiver
+) -> None:
+    url = receiver.answer("/stop", "<Response><Message>sorry to see you go</Message></Response>")
+    set_webhook(tenant, sms_url=url)
+    sid = received(tenant, "UNSUBSCRIBE")["sid"]
+    assert one_hit(receiver, sid).params["Body"] == "UNSUBSCRIBE"
+    with pytest.raises(TwilioRestException) as info:
+        tenant.client.messages.create(to=PHONE, from_=tenant.number, body="x")
+    assert info.value.code == 21610
+    # The TwiML reply to an opted-out recipient is refused (21610); only the confirmation goes.
+    wait_until(lambda: tenant.client.messages(sid).fetch().date_sent is not None)
+    assert len(replies_to(tenant, PHONE)) == 1
+
+
+def test_help_gets_the_configured_reply(tenant: Tenant) -> None:
+    received(tenant, "help")
+    reply = wait_until(lambda: replies_to(tenant, PHONE))[0]
+    assert reply.body == "Reply STOP to unsubscribe. Msg&Data Rates May Apply."
+    wait_until(lambda: tenant.client.messages(reply.sid).fetch().status == "delivered")
+
+
+@pytest.mark.parametrize(
+    ("fields", "status", "code"),
+    [
+        ({"From": "not a phone"}, 400, 21212),
+        ({"From": ""}, 400, 21212),
+        ({"To": ""}, 400, 21604),
+        ({"To": "+15017120000"}, 404, 20404),
+        ({"MediaUrl": "ftp://e.com/x"}, 400, 21620),
+    ],
+)
+def test_injection_errors(tenant: Tenant, fields: dict[str, str], status: int, code: int) -> None:
+    response = inject(tenant, "x", **fields)
+    assert response.status_code == status, response.text
+    assert response.json()["code"] == code
+
+
+def test_injection_needs_the_owners_credentials(
+    server: Server, tenant: Tenant, main_client: Any
+) -> None:
+    data = {"From": PHONE, "To": tenant.number, "Body": "x"}
+    anonymous = httpx.post(server.base_url + "/simulator/inbound", data=data)
+    assert anonymous.status_code == 401
+    # The parent account may inject into its subaccount's number.
+    parent = httpx.post(
+        server.base_url + "/simulator/inbound",
+        data=data,
+        auth=(server.account_sid, server.auth_token),
+    )
+    assert parent.status_code == 201
+    assert parent.json()["account_sid"] == tenant.sid
+    # Another subaccount may not (and learns nothing: the same 404 as an unknown number).
+    sibling = main_client.api.v2010.accounts.create(friendly_name="sibling")
+    foreign = httpx.post(
+        server.base_url + "/simulator/inbound", data=data, auth=(sibling.sid, sibling.auth_token)
+    )
+    assert foreign.status_code == 404
