@@ -298,9 +298,7 @@ class InboundService:
 
 
 def _unknown_number(e164: str) -> NotFound:
-    return NotFound(
-        f"The phone number {e164} is not an IncomingPhoneNumber of your account.", code=20404
-    )
+    return NotFound(f"The requested resource IncomingPhoneNumber {e164} was not found", code=20404)
 
 
 def _valid_sender(from_: str | None, to: str) -> str:
