@@ -6,21 +6,31 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import httpx
 
 from smsgate.clock import SystemClock
+from smsgate.connectors.base import (
+    InboundHandler,
+    InboundSms,
+    OutboundSms,
+    ReceiptHandler,
+    SubmitResult,
+)
 from smsgate.domain.accounts import Account, AccountStatus
 from smsgate.domain.inbound import MAX_RESPONSE_BYTES
 from smsgate.domain.messages import Direction, Message
 from smsgate.domain.numbers import PhoneNumber
 from smsgate.domain.paging import PageRequest, parse_page_request
 from smsgate.ids import new_sid
+from smsgate.services.delivery import DeliveryService
 from smsgate.services.inbound import InboundService
 from smsgate.store.base import MessageFilter
 from smsgate.store.sqlite import SqliteStore
 from smsgate.webhooks.overrides import Overrides
 from smsgate.webhooks.sender import WebhookSender
+from smsgate.worker.dispatcher import Dispatcher
 
 Handler = Callable[[httpx.Request], httpx.Response]
 NUMBER, PHONE = "+15017122661", "+15558675310"
@@ -130,3 +140,53 @@ def test_an_oversized_answer_is_cut_and_creates_no_reply(tmp_path: Path) -> None
         assert await _replies(store, account) == []
 
     asyncio.run(_scenario(tmp_path, handler, check, sms_url="https://hooks.test/big"))
+
+
+class _PhoneCarrier:
+    """A connector that receives one message from a phone as soon as it starts."""
+
+    name = "phone"
+
+    def __init__(self, sms: InboundSms) -> None:
+        self._sms = sms
+
+    async def start(self, on_receipt: ReceiptHandler, on_inbound: InboundHandler) -> None:
+        await on_inbound(self._sms)
+
+    async def submit(self, sms: OutboundSms) -> SubmitResult:
+        return SubmitResult(f"phone-{sms.message_sid}")
+
+    async def close(self) -> None:
+        return None
+
+
+def test_a_carriers_inbound_message_reaches_the_webhook(tmp_path: Path) -> None:
+    hits: list[dict[str, str]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        hits.append(dict(parse_qsl(request.content.decode())))
+        return httpx.Response(204)
+
+    async def check(store: SqliteStore, inbound: InboundService, account: Account) -> None:
+        sms = InboundSms(from_=PHONE, to=NUMBER, body="from a handset")
+        clock = SystemClock()
+        dispatcher = Dispatcher(
+            DeliveryService(store, clock), _PhoneCarrier(sms), on_inbound=inbound.receive_sms
+        )
+        stop = asyncio.Event()
+        task = asyncio.create_task(dispatcher.run(stop))
+        try:
+            await _wait(lambda: _async(hits))
+        finally:
+            stop.set()
+            await task
+        assert hits[0]["Body"] == "from a handset"
+        assert hits[0]["AccountSid"] == account.sid
+        stored = await store.get_message_by_sid(hits[0]["MessageSid"])
+        assert stored is not None and stored.direction is Direction.INBOUND
+
+    asyncio.run(_scenario(tmp_path, handler, check, sms_url="https://hooks.test/sms"))
+
+
+async def _async(value: Any) -> Any:
+    return value
