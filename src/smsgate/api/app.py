@@ -11,11 +11,12 @@ from starlette.routing import Route
 
 from smsgate.api import errors
 from smsgate.api.context import Services
-from smsgate.api.routes import accounts, messages, numbers
+from smsgate.api.routes import accounts, messages, numbers, services
 from smsgate.clock import Clock, SystemClock
 from smsgate.config import Settings
 from smsgate.services.accounts import AccountService
 from smsgate.services.messages import MessageService
+from smsgate.services.messaging_services import MessagingServices
 from smsgate.services.numbers import NumberService
 from smsgate.store.base import Store
 
@@ -40,6 +41,7 @@ def create_app(
             Route("/healthz", healthz, methods=["GET"]),
             *accounts.routes,
             *numbers.routes,
+            *services.routes,
         ],
         exception_handlers=dict[Any, Any](errors.HANDLERS),
     )
@@ -48,5 +50,6 @@ def create_app(
         accounts=AccountService(store, clock),
         numbers=NumberService(store, clock),
         messages=message_service or MessageService(store, clock),
+        messaging_services=MessagingServices(store, clock),
     )
     return app

@@ -10,6 +10,7 @@ from smsgate.config import Settings
 from smsgate.errors import NotFound
 from smsgate.services.accounts import AccountService
 from smsgate.services.messages import MessageService
+from smsgate.services.messaging_services import MessagingServices
 from smsgate.services.numbers import NumberService
 
 
@@ -19,6 +20,7 @@ class Services:
     accounts: AccountService
     numbers: NumberService
     messages: MessageService
+    messaging_services: MessagingServices
 
 
 def services(request: Request) -> Services:
