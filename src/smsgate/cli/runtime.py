@@ -64,7 +64,13 @@ def build_pipeline(settings: Settings, store: Store, clock: Clock) -> Pipeline:
     lease = settings.lease_seconds
     return Pipeline(
         Dispatcher(
-            DeliveryService(store, clock, lease_seconds=lease, prices=price_table(settings)),
+            DeliveryService(
+                store,
+                clock,
+                lease_seconds=lease,
+                prices=price_table(settings),
+                sender_mps=settings.sender_mps,
+            ),
             build_connector(settings, clock),
             submit_timeout=lease / 2,
         ),
@@ -86,4 +92,5 @@ def build_messages(
             else frozenset()
         ),
         on_enqueued=pipeline.wake if pipeline is not None else None,
+        min_schedule_lead=settings.min_schedule_lead,
     )
