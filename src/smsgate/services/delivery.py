@@ -108,7 +108,11 @@ class DeliveryService:
         if now > job.expires_us:
             await self._fail(message, 30036, now, from_=UNASSIGNED)
             return
-        await self._assigner.assign(message, now)
+        after = await self._assigner.assign(message, now)
+        if after is not None and after.status is Status.FAILED:
+            logger.warning(
+                "message %s failed: %s %s", message.sid, after.error_code, after.error_message
+            )
 
     async def submitted(self, message: Message, result: SubmitResult) -> None:
         """The carrier accepted the message: ``sent``, and the job leaves the queue."""
