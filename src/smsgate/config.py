@@ -65,6 +65,9 @@ class Settings:
     start_reply: str = _opt(
         DEFAULT_START_REPLY, "Automatic answer to START, YES or UNSTOP (empty: no answer)."
     )
+    min_schedule_lead: float = _opt(
+        900.0, "Seconds a scheduled message's SendAt must lie ahead at least (35114 below it)."
+    )
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -85,6 +88,8 @@ class Settings:
             raise ConfigError("webhook_timeout must be from 0.1 to 15 seconds")
         if self.lease_seconds < 1:
             raise ConfigError("lease_seconds must be at least 1")
+        if not 0 <= self.min_schedule_lead <= 35 * 24 * 3600:
+            raise ConfigError("min_schedule_lead must be from 0 to 3024000 seconds (35 days)")
         if self.simulator_delay < 0:
             raise ConfigError("simulator_delay must not be negative")
 

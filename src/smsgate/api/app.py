@@ -11,12 +11,13 @@ from starlette.routing import Route
 
 from smsgate.api import errors
 from smsgate.api.context import Services
-from smsgate.api.routes import accounts, messages, numbers, simulator
+from smsgate.api.routes import accounts, messages, numbers, services, simulator
 from smsgate.clock import Clock, SystemClock
 from smsgate.config import Settings
 from smsgate.services.accounts import AccountService
 from smsgate.services.inbound import InboundService
 from smsgate.services.messages import MessageService
+from smsgate.services.messaging_services import MessagingServices
 from smsgate.services.numbers import NumberService
 from smsgate.store.base import Store
 
@@ -43,6 +44,7 @@ def create_app(
             *accounts.routes,
             *numbers.routes,
             *simulator.routes,
+            *services.routes,
         ],
         exception_handlers=dict[Any, Any](errors.HANDLERS),
     )
@@ -52,5 +54,6 @@ def create_app(
         numbers=NumberService(store, clock),
         messages=message_service or MessageService(store, clock),
         inbound=inbound_service or InboundService(store, clock),
+        messaging_services=MessagingServices(store, clock),
     )
     return app

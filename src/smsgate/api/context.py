@@ -11,6 +11,7 @@ from smsgate.errors import NotFound
 from smsgate.services.accounts import AccountService
 from smsgate.services.inbound import InboundService
 from smsgate.services.messages import MessageService
+from smsgate.services.messaging_services import MessagingServices
 from smsgate.services.numbers import NumberService
 
 
@@ -21,6 +22,7 @@ class Services:
     numbers: NumberService
     messages: MessageService
     inbound: InboundService
+    messaging_services: MessagingServices
 
 
 def services(request: Request) -> Services:

@@ -132,7 +132,8 @@ def message_json(m: Message) -> dict[str, Any]:
         "from": m.from_,
         "messaging_service_sid": m.messaging_service_sid,
         "num_media": str(m.num_media),
-        "num_segments": str(m.num_segments),
+        # Twilio: 0 until a Messaging Service has picked the sender (the count may depend on it).
+        "num_segments": str(m.num_segments if m.from_ is not None else 0),
         "price": m.price,
         "price_unit": m.price_unit,
         "sid": m.sid,

@@ -69,7 +69,13 @@ def build_pipeline(settings: Settings, store: Store, clock: Clock) -> Pipeline:
     inbound = build_inbound(settings, store, clock, lambda: pipeline.wake())
     pipeline = Pipeline(
         Dispatcher(
-            DeliveryService(store, clock, lease_seconds=lease, prices=price_table(settings)),
+            DeliveryService(
+                store,
+                clock,
+                lease_seconds=lease,
+                prices=price_table(settings),
+                sender_mps=settings.sender_mps,
+            ),
             build_connector(settings, clock),
             submit_timeout=lease / 2,
             on_inbound=inbound.receive_sms,
@@ -93,6 +99,7 @@ def build_messages(
             else frozenset()
         ),
         on_enqueued=pipeline.wake if pipeline is not None else None,
+        min_schedule_lead=settings.min_schedule_lead,
     )
 
 

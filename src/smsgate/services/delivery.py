@@ -24,11 +24,11 @@ from smsgate.domain.delivery import (
     Transition,
     error_message,
     raw_dlr_done_date,
-    status_params,
 )
 from smsgate.domain.messages import Message, Status
 from smsgate.domain.pricing import DEFAULT_TABLE, UNIT, PriceTable
 from smsgate.domain.senders import retry_delay
+from smsgate.services.pools import UNASSIGNED, SenderAssigner, status_callback
 from smsgate.store.base import Store
 
 logger = logging.getLogger(__name__)
@@ -50,7 +50,9 @@ class DeliveryService:
         lease_seconds: float = 60.0,
         max_attempts: int = 5,
         prices: PriceTable | None = None,
+        sender_mps: float | None = None,
     ) -> None:
+        self._assigner = SenderAssigner(store, sender_mps=sender_mps)
         self._prices = prices or PriceTable.parse(DEFAULT_TABLE)
         self._store = store
         self._clock = clock
@@ -67,6 +69,9 @@ class DeliveryService:
     async def start(self, job: DeliveryJob) -> tuple[Message, OutboundSms] | None:
         """Mark the message ``sending`` (or expire it); None when there is nothing to submit."""
         message = await self._store.get_message(job.account_sid, job.message_sid)
+        if message is not None and message.status in UNASSIGNED:
+            await self._assign(job, message)
+            return None
         if message is None or message.status not in READY:
             await self._store.drop_job(job.message_sid)
             return None
@@ -92,6 +97,22 @@ class DeliveryService:
             attempt=job.attempt,
         )
         return message, sms
+
+    async def _assign(self, job: DeliveryJob, message: Message) -> None:
+        """A Messaging Service message is due: give it a sender and a slot in its queue.
+
+        The job goes back to the queue at that slot (``queued``); it is submitted when it is
+        claimed again. No sender with room fails it with 30001, an empty pool with 21704.
+        """
+        now = self._now_us()
+        if now > job.expires_us:
+            await self._fail(message, 30036, now, from_=UNASSIGNED)
+            return
+        after = await self._assigner.assign(message, now)
+        if after is not None and after.status is Status.FAILED:
+            logger.warning(
+                "message %s failed: %s %s", message.sid, after.error_code, after.error_message
+            )
 
     async def submitted(self, message: Message, result: SubmitResult) -> None:
         """The carrier accepted the message: ``sent``, and the job leaves the queue."""
@@ -207,13 +228,8 @@ class DeliveryService:
     async def _callback_for(
         self, message: Message, status: Status, error_code: int | None, raw_done_date: str | None
     ) -> Callback | None:
-        """The status callback owed for this change: the message's URL, else its number's."""
-        url, method = message.status_callback, "POST"
-        if url is None and message.from_:
-            number = await self._store.find_number(message.from_)
-            if number is not None and number.status_callback:
-                url, method = number.status_callback, number.status_callback_method
-        if url is None:
-            return None
-        params = status_params(message, status, error_code=error_code, raw_done_date=raw_done_date)
-        return Callback(message.account_sid, message.sid, "status", url, method, params)
+        """The status callback owed for this change: the message's URL, else its Messaging
+        Service's, else its number's."""
+        return await status_callback(
+            self._store, message, status, error_code=error_code, raw_done_date=raw_done_date
+        )

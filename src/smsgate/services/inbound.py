@@ -141,10 +141,16 @@ class InboundService:
             media_urls=list(media_urls),
         )
         keyword = classify(body)
+        # A number in a Messaging Service: the message belongs to the service, and an
+        # opt-out covers the whole service (Twilio's scope).
+        service = await self._store.service_of_number(number.sid)
+        if service is not None:
+            message.messaging_service_sid = service.sid
+        scope = service.sid if service is not None else number.phone_number
         record = InboundRecord(
             message,
             callback=_webhook(number, message),
-            opt=_opt_change(number, sender, keyword),
+            opt=_opt_change(number, scope, sender, keyword),
             replies=self._auto_reply(number, sender, keyword, now),
         )
         await self._store.insert_inbound(record)
@@ -328,15 +334,16 @@ def _webhook(number: PhoneNumber, message: Message) -> Callback | None:
     )
 
 
-def _opt_change(number: PhoneNumber, sender: str, keyword: Keyword | None) -> OptOut | None:
+def _opt_change(
+    number: PhoneNumber, scope: str, sender: str, keyword: Keyword | None
+) -> OptOut | None:
     if keyword is Keyword.OPT_OUT:
         change = OptChange.OPT_OUT
     elif keyword is Keyword.OPT_IN:
         change = OptChange.OPT_IN
     else:
         return None
-    # Scope: the number today; the Messaging Service's SID once numbers join services.
-    return OptOut(number.phone_number, sender, number.account_sid, change)
+    return OptOut(scope, sender, number.account_sid, change)
 
 
 def _noted(result: CallbackResult, notes: list[str]) -> CallbackResult:

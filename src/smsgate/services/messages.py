@@ -16,9 +16,12 @@ from smsgate.domain.messages import (
     validate_create,
 )
 from smsgate.domain.paging import Page, PageRequest
+from smsgate.domain.pools import service_in_from
+from smsgate.domain.scheduling import DEFAULT_MIN_LEAD
 from smsgate.domain.senders import default_mps
 from smsgate.errors import AccountNotActive, BadRequest, Conflict, NotFound, ValidationError
 from smsgate.ids import is_sid, new_sid
+from smsgate.services.pools import SendPlanner, status_callback
 from smsgate.store.base import MessageFilter, Outcome, Store, UnknownCursor
 
 Preflight = Callable[[str, str | None], tuple[int, str] | None]
@@ -34,6 +37,7 @@ class MessageService:
         preflight: Preflight | None = None,
         open_senders: frozenset[str] = frozenset(),
         on_enqueued: Callable[[], None] | None = None,
+        min_schedule_lead: float = DEFAULT_MIN_LEAD,
     ) -> None:
         """``sender_mps`` overrides every sender's rate (0 = unlimited); ``preflight`` lets the
         carrier refuse a message at create time (the simulator's magic numbers), and
@@ -45,16 +49,21 @@ class MessageService:
         self._preflight = preflight
         self._open_senders = open_senders
         self._on_enqueued = on_enqueued
+        self._planner = SendPlanner(store, clock, min_schedule_lead=min_schedule_lead)
 
     async def create(self, account: Account, req: CreateRequest) -> Message:
-        """Validate, store durably, and return a new outbound message (status ``queued``)."""
+        """Validate, store durably, and return a new outbound message (status ``queued``, or
+        ``accepted``/``scheduled`` through a Messaging Service: smsgate.services.pools)."""
         if account.status is not AccountStatus.ACTIVE:
             raise AccountNotActive(f"Account {account.sid} is {account.status.value}.")
+        req = service_in_from(req)
         valid = validate_create(req)
         if self._preflight is not None:
             refusal = self._preflight(valid.to, valid.from_)
             if refusal is not None:
                 raise ValidationError(refusal[1], code=refusal[0])
+        plan = await self._planner.plan(account, req, valid)
+        valid = plan.valid
         number_type = None
         if valid.from_ is not None:
             owner = await self._store.find_number(valid.from_)
@@ -66,12 +75,10 @@ class MessageService:
                     code=21606,
                 )
             number_type = owner.number_type if owner is not None else None
-        elif valid.messaging_service_sid is not None:
-            raise ValidationError("The Messaging Service contains no phone numbers", code=21704)
-        # The recipient replied STOP to this sender (the scope becomes the service's SID for
-        # a number in a Messaging Service).
-        if valid.from_ is not None and await self._store.is_opted_out(valid.from_, valid.to):
-            raise ValidationError("Attempt to send to unsubscribed recipient", code=21610)
+        # The recipient replied STOP to this sender, or to any number of its Messaging Service.
+        for scope in (valid.messaging_service_sid, valid.from_):
+            if scope is not None and await self._store.is_opted_out(scope, valid.to):
+                raise ValidationError("Attempt to send to unsubscribed recipient", code=21610)
         now = self._clock.now()
         info = valid.segments
         message = Message(
@@ -80,7 +87,7 @@ class MessageService:
             to=valid.to,
             from_=valid.from_,
             body=valid.body,
-            status=Status.QUEUED,
+            status=plan.status,
             direction=Direction.OUTBOUND_API,
             num_segments=info.num_segments,
             num_media=len(valid.media_urls),
@@ -88,15 +95,17 @@ class MessageService:
             date_updated=now,
             messaging_service_sid=valid.messaging_service_sid,
             status_callback=req.status_callback,
-            validity_period=valid.validity_period,
-            send_at=req.send_at,
+            validity_period=plan.validity_period,
+            send_at=plan.send_at,
             encoding=info.encoding.value,
             media_urls=list(valid.media_urls),
             options=req.options,
         )
         sender = valid.from_ or ""
         mps = self._sender_mps if self._sender_mps is not None else default_mps(sender, number_type)
-        if not await self._store.insert_outbound(message, mps):
+        if plan.unassigned:
+            await self._store.insert_unassigned(message)  # no sender slot until it is due
+        elif not await self._store.insert_outbound(message, mps):
             raise ValidationError(
                 f"This 'From' number {sender} has exceeded the maximum number of queued "
                 "messages (10 hours of its sending rate).",
@@ -153,8 +162,12 @@ class MessageService:
     async def _cancel(self, account: Account, sid: str, status: str) -> Message:
         if status != Status.CANCELED.value:
             raise BadRequest(f"Status can only be set to 'canceled', got '{status}'", code=20001)
+        found = await self._store.get_message(account.sid, sid)
+        callback = None
+        if found is not None and found.status is Status.SCHEDULED:
+            callback = await status_callback(self._store, found, Status.CANCELED)
         outcome, message = await self._store.cancel_message(
-            account.sid, sid, to_us(self._clock.now())
+            account.sid, sid, to_us(self._clock.now()), callback=callback
         )
         if outcome is Outcome.NOT_FOUND or message is None:
             raise NotFound()

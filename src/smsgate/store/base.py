@@ -15,6 +15,7 @@ from typing import Protocol
 from smsgate.domain.accounts import Account, AccountStatus, ApiKey
 from smsgate.domain.dates import DateRange
 from smsgate.domain.delivery import (
+    Callback,
     CallbackAttempt,
     CallbackResult,
     ClaimedCallback,
@@ -25,6 +26,7 @@ from smsgate.domain.inbound import InboundRecord, QueuedReply
 from smsgate.domain.messages import Message, Status
 from smsgate.domain.numbers import PhoneNumber
 from smsgate.domain.paging import Page, PageRequest
+from smsgate.domain.pools import Assignment, MessagingService, PoolNumber
 
 
 class StoreError(Exception):
@@ -49,6 +51,16 @@ class Outcome(Enum):
     DONE = "done"
     NOT_FOUND = "not_found"
     REFUSED = "refused"  # the row exists but its state does not allow the change
+
+
+class PoolAdd(Enum):
+    """Result of adding a number to a Messaging Service's sender pool."""
+
+    ADDED = "added"
+    NO_NUMBER = "no_number"  # the account has no such number
+    ALREADY_HERE = "already_here"  # already in this service's pool
+    ELSEWHERE = "elsewhere"  # in another service's pool
+    POOL_FULL = "pool_full"
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,9 +135,13 @@ class Store(Protocol):
         ...
 
     async def cancel_message(
-        self, account_sid: str, sid: str, now_us: int
+        self, account_sid: str, sid: str, now_us: int, *, callback: Callback | None = None
     ) -> tuple[Outcome, Message | None]:
-        """Set a ``scheduled`` message to ``canceled``; any other status is REFUSED."""
+        """Set a ``scheduled`` message to ``canceled``; any other status is REFUSED.
+
+        The message leaves the delivery queue (releasing any sender slot its job held) and
+        ``callback`` is recorded, in the same transaction.
+        """
         ...
 
     async def delete_message(
@@ -166,6 +182,48 @@ class Store(Protocol):
         ...
 
     async def get_message_by_sid(self, sid: str) -> Message | None: ...
+
+    # Messaging Services and their sender pools
+    async def create_service(self, service: MessagingService) -> None: ...
+    async def get_service(self, account_sid: str, sid: str) -> MessagingService | None: ...
+    async def save_service(self, service: MessagingService) -> None: ...
+    async def delete_service(self, account_sid: str, sid: str) -> bool:
+        """Delete a service with its pool and sticky senders; its messages keep its SID."""
+        ...
+
+    async def list_services(
+        self, account_sid: str, page: PageRequest
+    ) -> Page[MessagingService]: ...
+    async def add_pool_number(self, entry: PoolNumber, limit: int) -> PoolAdd:
+        """Put one of the account's numbers in a pool of at most ``limit`` numbers."""
+        ...
+
+    async def get_pool_number(self, service_sid: str, number_sid: str) -> PoolNumber | None: ...
+    async def remove_pool_number(self, service_sid: str, number_sid: str) -> bool: ...
+    async def list_pool_numbers(self, service_sid: str, page: PageRequest) -> Page[PoolNumber]: ...
+    async def pool_senders(self, service_sid: str) -> list[PhoneNumber]:
+        """The numbers of a service's pool, in the order they were added."""
+        ...
+
+    async def service_of_number(self, number_sid: str) -> MessagingService | None:
+        """The service whose pool holds this number, if any."""
+        ...
+
+    async def insert_unassigned(self, message: Message) -> None:
+        """Insert an ``accepted`` or ``scheduled`` message and its job, atomically.
+
+        The job holds no sender slot: it is due at ``send_at`` (scheduled) or at once, and
+        ``assign_sender`` gives it a sender and a slot when a worker claims it.
+        """
+        ...
+
+    async def assign_sender(self, assignment: Assignment) -> Message | None:
+        """Apply an Assignment (see smsgate.domain.pools) in one transaction.
+
+        Returns the message after it (``queued``, or ``failed`` when no sender had room), or
+        None, writing nothing, when the message is no longer ``accepted``/``scheduled``.
+        """
+        ...
 
     # webhook outbox
     async def claim_callbacks(

@@ -27,6 +27,7 @@ from typing import Any, Generic, TypeVar
 
 from smsgate.domain.accounts import Account, ApiKey
 from smsgate.domain.delivery import (
+    Callback,
     CallbackAttempt,
     CallbackResult,
     ClaimedCallback,
@@ -37,15 +38,19 @@ from smsgate.domain.inbound import InboundRecord, QueuedReply
 from smsgate.domain.messages import Message, Status
 from smsgate.domain.numbers import PhoneNumber
 from smsgate.domain.paging import Page, PageRequest
+from smsgate.domain.pools import Assignment, MessagingService, PoolNumber
 from smsgate.store import rows
+from smsgate.store import rows_services as srows
 from smsgate.store import sqlite_delivery as delivery
 from smsgate.store import sqlite_inbound as inbound
+from smsgate.store import sqlite_services as services
 from smsgate.store.base import (
     AccountFilter,
     DuplicateKey,
     MessageFilter,
     NumberFilter,
     Outcome,
+    PoolAdd,
     StoreError,
     StoreUnavailable,
     UnknownCursor,
@@ -502,17 +507,10 @@ class SqliteStore:
         )
 
     async def cancel_message(
-        self, account_sid: str, sid: str, now_us: int
+        self, account_sid: str, sid: str, now_us: int, *, callback: Callback | None = None
     ) -> tuple[Outcome, Message | None]:
         return await self._write(
-            lambda c: _conditional_update(
-                c,
-                account_sid,
-                sid,
-                frozenset({Status.SCHEDULED}),
-                "status = :status, date_updated = :now",
-                {"now": now_us, "status": Status.CANCELED.value},
-            )
+            lambda c: services.cancel_scheduled(c, account_sid, sid, now_us, callback)
         )
 
     async def delete_message(
@@ -557,6 +555,86 @@ class SqliteStore:
     async def get_message_by_sid(self, sid: str) -> Message | None:
         r = self._one(f"SELECT {rows.MESSAGE_COLS} FROM messages WHERE sid = ?", (sid,))
         return None if r is None else rows.message_from(r)
+
+    # -- Messaging Services (smsgate.store.sqlite_services) ---------------------------------
+
+    async def create_service(self, service: MessagingService) -> None:
+        await self._exec(srows.INSERT_SERVICE, srows.service_params(service))
+
+    async def get_service(self, account_sid: str, sid: str) -> MessagingService | None:
+        r = self._one(
+            f"{srows.SELECT_SERVICE} WHERE sid = ? AND account_sid = ?", (sid, account_sid)
+        )
+        return None if r is None else srows.service_from(r)
+
+    async def save_service(self, service: MessagingService) -> None:
+        await self._exec(srows.UPDATE_SERVICE, srows.service_params(service))
+
+    async def delete_service(self, account_sid: str, sid: str) -> bool:
+        n = await self._exec(
+            "DELETE FROM messaging_services WHERE sid = :sid AND account_sid = :a",
+            {"sid": sid, "a": account_sid},
+        )
+        return n > 0
+
+    async def list_services(self, account_sid: str, page: PageRequest) -> Page[MessagingService]:
+        return await self._page(
+            srows.SELECT_SERVICE,
+            ["account_sid = :a"],
+            {"a": account_sid},
+            ("sid",),
+            descending=False,
+            page=page,
+            boundary=_sid_boundary(page),
+            convert=srows.service_from,
+        )
+
+    async def add_pool_number(self, entry: PoolNumber, limit: int) -> PoolAdd:
+        return await self._write(lambda c: services.add_pool_number(c, entry, limit))
+
+    async def get_pool_number(self, service_sid: str, number_sid: str) -> PoolNumber | None:
+        r = self._one(
+            f"{srows.SELECT_POOL_NUMBER} WHERE s.service_sid = ? AND s.number_sid = ?",
+            (service_sid, number_sid),
+        )
+        return None if r is None else srows.pool_number_from(r)
+
+    async def remove_pool_number(self, service_sid: str, number_sid: str) -> bool:
+        n = await self._exec(
+            "DELETE FROM service_numbers WHERE service_sid = :s AND number_sid = :n",
+            {"s": service_sid, "n": number_sid},
+        )
+        return n > 0
+
+    async def list_pool_numbers(self, service_sid: str, page: PageRequest) -> Page[PoolNumber]:
+        return await self._page(
+            srows.SELECT_POOL_NUMBER,
+            ["s.service_sid = :s"],
+            {"s": service_sid},
+            ("s.number_sid",),
+            descending=False,
+            page=page,
+            boundary=_sid_boundary(page),
+            convert=srows.pool_number_from,
+        )
+
+    async def pool_senders(self, service_sid: str) -> list[PhoneNumber]:
+        found = self._read_now(
+            lambda c: c.execute(srows.SELECT_POOL_SENDERS, (service_sid,)).fetchall()
+        )
+        return [rows.number_from(r) for r in found]
+
+    async def service_of_number(self, number_sid: str) -> MessagingService | None:
+        r = self._one(srows.SELECT_SERVICE_OF_NUMBER, (number_sid,))
+        return None if r is None else srows.service_from(r)
+
+    async def insert_unassigned(self, message: Message) -> None:
+        await self._write(lambda c: services.insert_unassigned(c, message))
+
+    async def assign_sender(self, assignment: Assignment) -> Message | None:
+        return await self._write(lambda c: services.assign_sender(c, assignment))
+
+    # -- webhook outbox --------------------------------------------------------------------
 
     async def claim_callbacks(
         self, owner: str, now_us: int, lease_us: int, limit: int

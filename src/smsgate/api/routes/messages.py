@@ -14,6 +14,7 @@ from smsgate.api.serialize import json_response, list_json, message_json
 from smsgate.domain.dates import date_range
 from smsgate.domain.messages import CreateRequest
 from smsgate.domain.paging import parse_page_request
+from smsgate.errors import BadRequest, ValidationError
 from smsgate.store.base import MessageFilter
 
 # Create parameters smsgate stores as given; their behaviour arrives with later features.
@@ -53,6 +54,15 @@ def create_request(form: Params) -> CreateRequest:
             options[name] = choice
     if actions := form.all("PersistentAction"):
         options["PersistentAction"] = actions
+    schedule_type = form.choice("ScheduleType", ("fixed",))
+    try:
+        send_at = form.timestamp("SendAt")
+    except BadRequest:
+        if schedule_type is None:
+            raise
+        raise ValidationError(
+            f"SendAt '{form.value('SendAt')}' is not valid.", code=35111
+        ) from None
     return CreateRequest(
         to=form.value("To"),
         from_=form.value("From"),
@@ -62,8 +72,8 @@ def create_request(form: Params) -> CreateRequest:
         status_callback=form.value("StatusCallback"),
         validity_period=form.integer("ValidityPeriod"),
         smart_encoded=form.boolean("SmartEncoded") or False,
-        schedule_type=form.choice("ScheduleType", ("fixed",)),
-        send_at=form.timestamp("SendAt"),
+        schedule_type=schedule_type,
+        send_at=send_at,
         options=options,
     )
 

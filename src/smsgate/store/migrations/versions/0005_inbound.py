@@ -1,7 +1,7 @@
 """Inbound messages: the opt-out list (STOP / START keywords).
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-11-26
 
 One row per recipient that opted out of one scope. The scope is the sender number today;
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0003"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
