@@ -385,3 +385,23 @@ def test_a_schedule_survives_a_restart(tmp_path: Path) -> None:
         assert done.from_ == numbers[0]
     finally:
         assert again.stop() == 0
+
+
+def test_stop_to_one_pooled_number_blocks_the_whole_service(server: Server, tenant: Tenant) -> None:
+    service, numbers = pool_service(tenant, server, 2)
+    phone = "+15558670042"
+    r = tenant.http.post(
+        "/simulator/inbound", data={"From": phone, "To": numbers[0], "Body": "stop"}
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["messaging_service_sid"] == service
+    with pytest.raises(TwilioRestException) as info:
+        tenant.client.messages.create(to=phone, messaging_service_sid=service, body="x")
+    assert info.value.code == 21610
+    with pytest.raises(TwilioRestException) as info:
+        tenant.client.messages.create(
+            to=phone, from_=numbers[1], messaging_service_sid=service, body="x"
+        )
+    assert info.value.code == 21610
+    tenant.http.post("/simulator/inbound", data={"From": phone, "To": numbers[1], "Body": "START"})
+    tenant.client.messages.create(to=phone, messaging_service_sid=service, body="welcome back")
