@@ -7,6 +7,7 @@ translates them once. Column lists are spelled out once here so adapters cannot 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import orjson
@@ -69,8 +70,22 @@ INSERT_TOMBSTONE = (
 )
 
 
-def message_filter(account_sid: str, flt: MessageFilter) -> tuple[list[str], dict[str, Any]]:
-    """WHERE clauses for a message list; date filters become a range on ``list_key``."""
+@dataclass(frozen=True, slots=True)
+class KeyRange:
+    """A range on a list's first sort key, ``lo <= key < hi``; either side may be open."""
+
+    lo: Any = None
+    hi: Any = None
+
+
+def message_filter(
+    account_sid: str, flt: MessageFilter
+) -> tuple[list[str], dict[str, Any], KeyRange | None]:
+    """WHERE clauses for a message list, and the date filters as a range on ``list_key``.
+
+    The range is returned apart so that page_query can fold it together with the page
+    boundary into one bound per side (see there).
+    """
     where = ["account_sid = :a"]
     params: dict[str, Any] = {"a": account_sid}
     if flt.to is not None:
@@ -80,14 +95,12 @@ def message_filter(account_sid: str, flt: MessageFilter) -> tuple[list[str], dic
         where.append("from_number = :from_")
         params["from_"] = flt.from_
     dates = flt.date_sent
-    if dates.after is not None or dates.before is not None:
-        # Unsent messages have negative list keys, so any date filter excludes them.
-        where.append("list_key >= :lo")
-        params["lo"] = max(0, to_us(dates.after)) if dates.after is not None else 0
-        if dates.before is not None:
-            where.append("list_key < :hi")
-            params["hi"] = to_us(dates.before)
-    return where, params
+    if dates.after is None and dates.before is None:
+        return where, params, None
+    # Unsent messages have negative list keys, so any date filter excludes them.
+    lo = max(0, to_us(dates.after)) if dates.after is not None else 0
+    hi = to_us(dates.before) if dates.before is not None else None
+    return where, params, KeyRange(lo, hi)
 
 
 def _opt_us(value: Any) -> Any:
@@ -230,26 +243,52 @@ def page_query(
     descending: bool,
     page: PageRequest,
     boundary: Sequence[Any] | None,
+    key_range: KeyRange | None = None,
 ) -> tuple[str, dict[str, Any], bool]:
     """Build a keyset (or legacy offset) page query over ``keys``.
 
     Returns the SQL, its parameters, and whether the fetched rows must be reversed (a
     ``PB`` page is read backwards from its boundary). One row more than the page size is
     fetched so the caller can tell whether another page exists in the reading direction.
+
+    ``key_range`` bounds the first key (a date filter). The page boundary bounds the keys
+    too, and SQLite's planner seeks an index on at most one bound per side: given two upper
+    bounds it seeks on one and filters the rest row by row (a deep page then reads every row
+    above it), or even leaves the filter's index for another one. So the two are folded
+    here: whichever bound is tighter is the only one written.
     """
     conds = list(where)
     params = dict(params)
     reverse = False
     desc_order = descending
+    lo = None if key_range is None else key_range.lo
+    hi = None if key_range is None else key_range.hi
     if page.cursor is not None and boundary is not None:
-        names = [f"b{i}" for i in range(len(keys))]
-        params.update(zip(names, boundary, strict=True))
         before = page.cursor.direction == "before"
         # Reading forwards in list order means "smaller" for a descending list.
         op = ">" if descending == before else "<"
-        conds.append(f"({', '.join(keys)}) {op} ({', '.join(':' + n for n in names)})")
+        first = boundary[0]
+        if op == "<" and hi is not None and hi <= first:
+            pass  # key < hi already keeps every row below the boundary
+        elif op == ">" and lo is not None and lo > first:
+            pass  # key >= lo already keeps every row above the boundary
+        else:
+            names = [f"b{i}" for i in range(len(keys))]
+            params.update(zip(names, boundary, strict=True))
+            conds.append(f"({', '.join(keys)}) {op} ({', '.join(':' + n for n in names)})")
+            # ... and the boundary implies the range's bound on the same side.
+            if op == "<":
+                hi = None
+            else:
+                lo = None
         if before:
             reverse, desc_order = True, not descending
+    if lo is not None:
+        conds.append(f"{keys[0]} >= :key_lo")
+        params["key_lo"] = lo
+    if hi is not None:
+        conds.append(f"{keys[0]} < :key_hi")
+        params["key_hi"] = hi
     order = ", ".join(f"{k} {'DESC' if desc_order else 'ASC'}" for k in keys)
     sql = f"{select} WHERE {' AND '.join(conds)} ORDER BY {order} LIMIT :limit"
     params["limit"] = page.page_size + 1

@@ -313,9 +313,17 @@ class SqliteStore:
         page: PageRequest,
         boundary: tuple[Any, ...] | None,
         convert: Callable[[rows.Row], T],
+        key_range: rows.KeyRange | None = None,
     ) -> Page[T]:
         sql, args, reverse = rows.page_query(
-            select, where, params, keys, descending=descending, page=page, boundary=boundary
+            select,
+            where,
+            params,
+            keys,
+            descending=descending,
+            page=page,
+            boundary=boundary,
+            key_range=key_range,
         )
         fetched = await self._scan(lambda c: c.execute(sql, args).fetchall())
         return rows.to_page([convert(r) for r in fetched], page, reverse)
@@ -476,7 +484,7 @@ class SqliteStore:
     async def list_messages(
         self, account_sid: str, flt: MessageFilter, page: PageRequest
     ) -> Page[Message]:
-        where, params = rows.message_filter(account_sid, flt)
+        where, params, key_range = rows.message_filter(account_sid, flt)
         boundary = None
         if page.cursor is not None:
             boundary = self._message_boundary(account_sid, page.cursor.sid)
@@ -489,6 +497,7 @@ class SqliteStore:
             page=page,
             boundary=boundary,
             convert=rows.message_from,
+            key_range=key_range,
         )
 
     def _message_boundary(self, account_sid: str, sid: str) -> tuple[Any, ...]:
