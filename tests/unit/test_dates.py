@@ -1,12 +1,15 @@
-"""RFC 2822 output and the DateSent filter forms of seed 002."""
+"""RFC 2822 output (also against email.utils), the microsecond conversions, and the DateSent
+filter forms of seed 002."""
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta, timezone
+from email.utils import format_datetime
 
 import pytest
 
-from smsgate.domain.dates import date_range, from_us, parse_span, rfc2822, to_us
+from smsgate.domain.dates import EPOCH, date_range, from_us, parse_span, rfc2822, to_us
 from smsgate.errors import InvalidFilter
 
 
@@ -73,3 +76,39 @@ def test_range_combines_the_three_parameters() -> None:
     assert (r.after, r.before) == (utc(2021, 1, 15), None)
     assert date_range(None, "2021-01-10", "2021-01-15").empty
     assert not date_range(None, None, None).empty
+
+
+def _random_instants(n: int) -> list[datetime]:
+    rng = random.Random(2822)
+    lo, hi = to_us(datetime(1971, 1, 1, tzinfo=UTC)), to_us(datetime(2199, 12, 31, tzinfo=UTC))
+    return [from_us(rng.randrange(lo, hi)) for _ in range(n)]
+
+
+def test_rfc2822_matches_email_utils_for_utc_instants() -> None:
+    for moment in _random_instants(20_000):
+        assert rfc2822(moment) == format_datetime(moment.replace(microsecond=0)), moment
+
+
+def test_rfc2822_renders_other_offsets_in_gmt() -> None:
+    zones = [timezone(timedelta(hours=h, minutes=m)) for h, m in ((-7, 0), (5, 30), (14, 0))]
+    for moment in _random_instants(2_000):
+        for zone in zones:
+            local = moment.astimezone(zone)
+            assert local.tzinfo is not UTC
+            assert rfc2822(local) == rfc2822(moment)
+
+
+def test_rfc2822_day_boundaries_and_none() -> None:
+    assert rfc2822(None) is None
+    assert rfc2822(datetime(2023, 8, 24, 5, 1, 45, tzinfo=UTC)) == "Thu, 24 Aug 2023 05:01:45 +0000"
+    assert rfc2822(datetime(2024, 2, 29, 23, 59, 59, 999_999, tzinfo=UTC)) == (
+        "Thu, 29 Feb 2024 23:59:59 +0000"
+    )
+    assert rfc2822(datetime(2024, 3, 1, tzinfo=UTC)) == "Fri, 01 Mar 2024 00:00:00 +0000"
+
+
+def test_from_us_round_trips() -> None:
+    for moment in _random_instants(5_000):
+        assert from_us(to_us(moment)) == moment
+        assert from_us(to_us(moment)).tzinfo is UTC
+    assert from_us(0) == EPOCH
