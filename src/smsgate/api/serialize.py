@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, urlencode
 
 import orjson
 from starlette.responses import Response
@@ -158,11 +158,13 @@ def list_json(
     start = request.page * request.page_size
     size = request.page_size
 
+    # Encoded once: every URI of the envelope shares the filters and the page size.
+    head = f"{path}?{urlencode([*filters, ('PageSize', str(size))])}&Page="
+
     def uri(page_no: int, cursor: Cursor | None) -> str:
-        params = [*filters, ("PageSize", str(size)), ("Page", str(page_no))]
-        if cursor is not None:
-            params.append(("PageToken", cursor.token))
-        return f"{path}?{urlencode(params)}"
+        if cursor is None:
+            return f"{head}{page_no}"
+        return f"{head}{page_no}&PageToken={quote_plus(cursor.token)}"
 
     next_uri = None
     if page.has_next and items:
