@@ -48,6 +48,7 @@ def from_us(value: int) -> datetime:
 # "Thu, 24 Aug 2023 " by proleptic ordinal: every message of a page shares a few days.
 _DAY_PREFIXES: dict[int, str] = {}
 _MAX_DAY_PREFIXES = 4096
+_TWO_DIGITS = tuple(f"{i:02d}" for i in range(60))  # cheaper than three ":02d" format specs
 
 
 def rfc2822(moment: datetime | None) -> str | None:
@@ -63,7 +64,8 @@ def rfc2822(moment: datetime | None) -> str | None:
         if len(_DAY_PREFIXES) >= _MAX_DAY_PREFIXES:
             _DAY_PREFIXES.clear()
         _DAY_PREFIXES[day] = prefix
-    return f"{prefix}{m.hour:02d}:{m.minute:02d}:{m.second:02d} +0000"
+    two = _TWO_DIGITS
+    return f"{prefix}{two[m.hour]}:{two[m.minute]}:{two[m.second]} +0000"
 
 
 @dataclass(frozen=True, slots=True)
