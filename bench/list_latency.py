@@ -16,12 +16,13 @@ What it does, in order:
    the rest unsent, time-ordered SIDs minted with ``smsgate.ids.new_sid``;
 4. starts ``smsgate serve`` on that data dir on a free loopback port, checks every measured
    URL once with urllib (status, page size, and that deep pages start where SQL says), then
-   measures each with wrk at 1 connection (latency) and N connections (load), and prints a
-   markdown table. Exits non-zero if any request failed.
+   measures each with wrk at 1 connection (latency) and N connections (load), in rounds
+   (--repeat, each case once per round), and prints a markdown table of the medians with
+   the spread of p99 over the rounds. Exits non-zero if any request failed.
 
 Run from the repository root:
 
-    python bench/list_latency.py                  # 1,000,000 + 100,000 messages, 10 s runs
+    python bench/list_latency.py                  # 1,000,000 + 100,000 messages, 3 x 5 s runs
     python bench/list_latency.py --data-dir /tmp/lb --keep      # keep the seeded data dir
     python bench/list_latency.py --data-dir /tmp/lb --reuse     # measure it again, no seeding
 """
@@ -41,6 +42,7 @@ import shlex
 import shutil
 import socket
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -424,6 +426,7 @@ class WrkResult:
     p90_ms: float
     p99_ms: float
     errors: int
+    p99_range: tuple[float, float] = (0.0, 0.0)  # over repeated runs (see aggregate)
 
 
 _UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
@@ -466,15 +469,41 @@ def run_wrk(wrk: str, lua: Path, url: str, case: str, connections: int, seconds:
     return parse_wrk(case, connections, out)
 
 
+def aggregate(runs: list[WrkResult]) -> list[WrkResult]:
+    """One row per (case, connections): the median of each figure over the repeated runs,
+    the p99 spread, and the total requests and errors."""
+    groups: dict[tuple[str, int], list[WrkResult]] = {}
+    for r in runs:
+        groups.setdefault((r.case, r.connections), []).append(r)
+    out = []
+    for (case, conns), rs in groups.items():
+        p99s = [r.p99_ms for r in rs]
+        out.append(
+            WrkResult(
+                case,
+                conns,
+                sum(r.requests for r in rs),
+                statistics.median(r.rps for r in rs),
+                statistics.median(r.p50_ms for r in rs),
+                statistics.median(r.p90_ms for r in rs),
+                statistics.median(p99s),
+                sum(r.errors for r in rs),
+                (min(p99s), max(p99s)),
+            )
+        )
+    return out
+
+
 def table(results: list[WrkResult]) -> str:
     lines = [
-        "| case | conns | req/s | p50 ms | p90 ms | p99 ms | requests | errors |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| case | conns | req/s | p50 ms | p90 ms | p99 ms | p99 range | requests | errors |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in results:
+        lo, hi = r.p99_range
         lines.append(
             f"| {r.case} | {r.connections} | {r.rps:,.0f} | {r.p50_ms:.2f} | {r.p90_ms:.2f} "
-            f"| {r.p99_ms:.2f} | {r.requests:,} | {r.errors} |"
+            f"| {r.p99_ms:.2f} | {lo:.1f}-{hi:.1f} | {r.requests:,} | {r.errors} |"
         )
     return "\n".join(lines)
 
@@ -512,7 +541,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--reuse", action="store_true", help="measure an already seeded --data-dir")
     ap.add_argument("--smsgate", help="command that runs smsgate (default: the console script)")
     ap.add_argument("--wrk", default="wrk")
-    ap.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+    ap.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
+    ap.add_argument("--repeat", type=int, default=3, help="runs per case; the table has medians")
     ap.add_argument("--connections", type=int, default=8, help="connections of the load runs")
     ap.add_argument("--walk", type=int, default=100, help="pages to walk for the deep To page")
     ap.add_argument("--deep-page", type=int, default=10_000, help="unfiltered deep page number")
@@ -617,20 +647,24 @@ def measure(
         for _, _, path in cases:
             if path != "/healthz":
                 _expect_page(get_json(base, path, auth), path)
-        for letter, label, path in cases:
-            if only is not None and letter not in only:
-                continue
-            for conns in (1, args.connections):
-                url = base + path
-                r = run_wrk(wrk, lua, url, f"({letter}) {label}", conns, args.duration)
-                results.append(r)
-                print(
-                    f"  {r.case} c{conns}: {r.rps:,.0f} req/s p50 {r.p50_ms:.2f} "
-                    f"p99 {r.p99_ms:.2f} ms errors {r.errors}",
-                    flush=True,
-                )
+        # Rounds go over every case in turn, so a burst of noise from elsewhere on the
+        # machine lands in one run of several cases, not in every run of one case.
+        for rnd in range(1, args.repeat + 1):
+            for letter, label, path in cases:
+                if only is not None and letter not in only:
+                    continue
+                for conns in (1, args.connections):
+                    url = base + path
+                    r = run_wrk(wrk, lua, url, f"({letter}) {label}", conns, args.duration)
+                    results.append(r)
+                    print(
+                        f"  round {rnd} {r.case} c{conns}: {r.rps:,.0f} req/s "
+                        f"p50 {r.p50_ms:.2f} p99 {r.p99_ms:.2f} ms errors {r.errors}",
+                        flush=True,
+                    )
     finally:
         server.stop()
+    results = aggregate(results)
     print()
     print(table(results))
     print()
