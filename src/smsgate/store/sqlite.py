@@ -78,6 +78,10 @@ def _connect(path: Path, *, writer: bool) -> sqlite3.Connection:
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute(f"PRAGMA wal_autocheckpoint = {WRITER_CHECKPOINT_FRAMES}")
         conn.execute(f"PRAGMA journal_size_limit = {4 * 4096 * WRITER_CHECKPOINT_FRAMES}")
+        # A multi-row INSERT inside a transaction keeps a statement journal (to undo just
+        # that statement); past 64 KiB SQLite spills it to a new temporary file, which cost
+        # an open, writes and an unlink in every batch. Keep it in memory.
+        conn.execute("PRAGMA temp_store = MEMORY")
     else:
         conn.execute("PRAGMA query_only = ON")
     return conn
