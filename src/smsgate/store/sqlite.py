@@ -65,6 +65,7 @@ DB_FILE = "smsgate.db"
 # WAL frames (pages) after which the writer checkpoints by itself: a backstop for the
 # checkpointer thread, which normally leaves it only the last few frames to copy.
 WRITER_CHECKPOINT_FRAMES = 8192
+WRITER_CACHE_KIB = 65536
 CHECKPOINT_EVERY = 0.1  # seconds between the checkpointer's passes while the WAL has frames
 
 
@@ -82,6 +83,10 @@ def _connect(path: Path, *, writer: bool) -> sqlite3.Connection:
         # that statement); past 64 KiB SQLite spills it to a new temporary file, which cost
         # an open, writes and an unlink in every batch. Keep it in memory.
         conn.execute("PRAGMA temp_store = MEMORY")
+        # Every create inserts at a random place in the To and To+From indexes; with the
+        # default 2 MiB cache the writer reread their pages from the OS on every batch once
+        # they outgrew it.
+        conn.execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")
     else:
         conn.execute("PRAGMA query_only = ON")
     return conn
