@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import re
 
@@ -59,3 +60,23 @@ def test_sids_are_time_ordered_and_unguessable() -> None:
     assert not is_sid(a, "MM")
     assert not is_sid(a[:-1], "SM")
     assert len(new_secret()) == 32
+
+
+def test_sid_random_bits_are_never_handed_out_twice() -> None:
+    # The 80 random bits come from a buffer of os.urandom output, 400 draws at a time.
+    tails = {new_sid("SM", now_ms=7)[14:] for _ in range(5_000)}
+    assert len(tails) == 5_000
+
+
+def test_a_forked_child_does_not_reuse_its_parents_random_bits() -> None:
+    new_sid("SM")  # the buffer now holds unused bytes the child would otherwise inherit
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.write(write, new_sid("SM", now_ms=7).encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child = os.read(read, 64).decode()
+    os.close(read)
+    os.close(write)
+    assert child != new_sid("SM", now_ms=7)

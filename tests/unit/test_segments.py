@@ -428,3 +428,13 @@ def test_random_corpus_exercises_both_regimes() -> None:
     assert sum(analyze(b).num_segments > 1 for b in GSM_BODIES) > 100
     assert sum(analyze(b).encoding is UCS2 for b in MIXED_BODIES) > 250
     assert sum(any(c in ASTRAL_POOL for c in b) for b in MIXED_BODIES) > 250
+
+
+@pytest.mark.parametrize("length", [0, 1, 159, 160, 161, 306, 307, 459, 460, 1530, 1600])
+def test_plain_gsm_bodies_count_as_the_greedy_split_does(length: int) -> None:
+    # analyze() takes a shortcut for bodies of the basic alphabet only; check it against
+    # splitting the body for real (every character is one septet there).
+    body = ("Hello @£$ Δ world 123 " * 80)[:length]
+    info = analyze(body)
+    expected = 0 if not body else (1 if length <= 160 else len(split_gsm7(body, 153)))
+    assert info == SegmentInfo(GSM7, expected, length, 160 if length <= 160 else 153, ())

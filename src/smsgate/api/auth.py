@@ -11,7 +11,7 @@ from smsgate.domain.accounts import Account
 from smsgate.errors import AuthenticationFailed
 from smsgate.services.accounts import Principal
 
-from .context import services
+from .context import Services, services
 
 
 def basic_credentials(request: Request) -> tuple[str, str]:
@@ -29,12 +29,14 @@ def basic_credentials(request: Request) -> tuple[str, str]:
     return username, password
 
 
-async def principal(request: Request) -> Principal:
-    return await services(request).accounts.authenticate(*basic_credentials(request))
+async def principal(request: Request, svc: Services | None = None) -> Principal:
+    accounts = (svc or services(request)).accounts
+    return await accounts.authenticate(*basic_credentials(request))
 
 
-async def authorize(request: Request) -> tuple[Principal, Account]:
+async def authorize(request: Request, svc: Services | None = None) -> tuple[Principal, Account]:
     """Authenticate, then resolve ``{account_sid}`` from the path for this principal."""
-    who = await principal(request)
-    account = await services(request).accounts.resolve(who, request.path_params["account_sid"])
+    svc = svc or services(request)
+    who = await principal(request, svc)
+    account = await svc.accounts.resolve(who, request.path_params["account_sid"])
     return who, account

@@ -1,7 +1,8 @@
 """Reading Twilio-style requests: form-encoded bodies, query strings, typed parameters.
 
-Twilio clients send small ``application/x-www-form-urlencoded`` bodies, so we parse them with
-``urllib.parse.parse_qsl`` (much cheaper than a general multipart parser). The Python SDK
+Twilio clients send small ``application/x-www-form-urlencoded`` bodies, so we parse them as
+``urllib.parse.parse_qsl`` does (much cheaper than a general multipart parser), with its work
+skipped for the fields that need no decoding. The Python SDK
 sends empty strings for unset parameters, so ``value()`` treats ``""`` as absent; ``raw()``
 keeps the difference for the few parameters where ``""`` means something (``Body=""``).
 """
@@ -10,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from urllib.parse import parse_qsl
+from urllib.parse import unquote
 
 from dateutil import parser as dateparser
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from smsgate.errors import BadRequest, PayloadTooLarge
 
@@ -96,16 +97,56 @@ async def read_form(request: Request, limit: int) -> Params:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"Request body exceeds {limit} bytes")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise PayloadTooLarge(f"Request body exceeds {limit} bytes")
+    body = await _read_body(request, limit)
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise BadRequest("The request body is not valid UTF-8", code=20001) from None
-    return Params(parse_qsl(text, keep_blank_values=True))
+    return Params(parse_form(text))
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The body straight from ASGI ``receive``, as ``Request.stream()`` reads it.
+
+    A form body almost always arrives in one message; this skips the async generator.
+    """
+    receive = request.receive
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        kind = message["type"]
+        if kind == "http.request":
+            chunk = message.get("body", b"")
+            if chunk:
+                size += len(chunk)
+                if size > limit:
+                    raise PayloadTooLarge(f"Request body exceeds {limit} bytes")
+                chunks.append(chunk)
+            if not message.get("more_body", False):
+                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        elif kind == "http.disconnect":
+            raise ClientDisconnect()
+
+
+def parse_form(text: str) -> list[tuple[str, str]]:
+    """Exactly ``parse_qsl(text, keep_blank_values=True)``, cheaper for plain fields.
+
+    Fields are split on ``&``, empty ones dropped, a field without ``=`` has the value
+    ``""``, ``+`` means a space, and ``%XX`` escapes are decoded as UTF-8 with invalid bytes
+    replaced; a field without ``+`` or ``%`` is taken as it is.
+    """
+    pairs: list[tuple[str, str]] = []
+    for field in text.split("&"):
+        if not field:
+            continue
+        name, _, value = field.partition("=")
+        if "+" in name or "%" in name:
+            name = unquote(name.replace("+", " "))
+        if "+" in value or "%" in value:
+            value = unquote(value.replace("+", " "))
+        pairs.append((name, value))
+    return pairs
 
 
 def query(request: Request) -> Params:

@@ -79,6 +79,9 @@ _LIMITS: Final[dict[Encoding, _Limits]] = {
     Encoding.UCS2: _Limits(single=70, multi=67),
 }
 
+_GSM7_SINGLE: Final = _LIMITS[Encoding.GSM7].single
+_GSM7_MULTI: Final = _LIMITS[Encoding.GSM7].multi
+
 _MAX_CHAR_COST: Final = 2  # widest character in either encoding, in units
 
 # --- Smart encoding (Unicode look-alikes -> GSM-7) ------------------------------------
@@ -169,6 +172,13 @@ def split_ucs2(body: str, per_part: int = 67) -> list[str]:
 
 def analyze(body: str) -> SegmentInfo:
     """Encoding, size and segment count of ``body`` as sent (no smart encoding applied)."""
+    if _GSM7_BASIC.issuperset(body):
+        # The common case, checked in C: one septet per character, so no character can
+        # straddle two segments and the count is a plain division.
+        units = len(body)
+        if units <= _GSM7_SINGLE:
+            return SegmentInfo(Encoding.GSM7, 1 if body else 0, units, _GSM7_SINGLE, ())
+        return SegmentInfo(Encoding.GSM7, -(-units // _GSM7_MULTI), units, _GSM7_MULTI, ())
     non_gsm = _non_gsm_chars(body)
     if non_gsm:
         return _measure(body, Encoding.UCS2, _ucs2_cost, split_ucs2, non_gsm)

@@ -6,6 +6,7 @@ translates them once. Column lists are spelled out once here so adapters cannot 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -55,7 +56,10 @@ INSERT_KEY = f"INSERT INTO api_keys ({KEY_COLS}) VALUES ({_placeholders(KEY_COLS
 UPDATE_KEY = f"UPDATE api_keys SET {_assignments(KEY_COLS)} WHERE sid = :sid"
 INSERT_NUMBER = f"INSERT INTO phone_numbers ({NUMBER_COLS}) VALUES ({_placeholders(NUMBER_COLS)})"
 UPDATE_NUMBER = f"UPDATE phone_numbers SET {_assignments(NUMBER_COLS)} WHERE sid = :sid"
+MESSAGE_NAMES = tuple(c.strip() for c in MESSAGE_COLS.split(","))
 INSERT_MESSAGE = f"INSERT INTO messages ({MESSAGE_COLS}) VALUES ({_placeholders(MESSAGE_COLS)})"
+# The head of a multi-row INSERT; values_sql() adds the rows.
+INSERT_MESSAGES = f"INSERT INTO messages ({MESSAGE_COLS}) VALUES "
 UPDATE_MESSAGE = f"UPDATE messages SET {_assignments(MESSAGE_COLS)} WHERE sid = :sid"
 
 
@@ -68,6 +72,13 @@ MESSAGE_BOUNDARY = (
 INSERT_TOMBSTONE = (
     "INSERT INTO message_tombstones (sid, account_sid, list_key, date_deleted) VALUES (?, ?, ?, ?)"
 )
+
+
+@functools.lru_cache(maxsize=256)
+def values_sql(head: str, width: int, rows: int) -> str:
+    """``head`` followed by ``rows`` groups of ``width`` positional placeholders."""
+    one = "(" + ", ".join("?" * width) + ")"
+    return head + ", ".join([one] * rows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,33 +183,38 @@ def number_from(r: Row) -> PhoneNumber:
     )
 
 
+def message_values(m: Message) -> tuple[Any, ...]:
+    """A message's column values in ``MESSAGE_COLS`` order (positional binding is cheaper)."""
+    return (
+        m.sid,
+        m.account_sid,
+        m.to,
+        m.from_,
+        m.body,
+        m.status.value,
+        m.direction.value,
+        m.num_segments,
+        m.num_media,
+        to_us(m.date_created),
+        to_us(m.date_updated),
+        None if m.date_sent is None else to_us(m.date_sent),
+        m.list_key,
+        m.messaging_service_sid,
+        m.price,
+        m.price_unit,
+        m.error_code,
+        m.error_message,
+        m.status_callback,
+        m.validity_period,
+        None if m.send_at is None else to_us(m.send_at),
+        m.encoding,
+        orjson.dumps(m.media_urls).decode(),
+        orjson.dumps(m.options).decode(),
+    )
+
+
 def message_params(m: Message) -> dict[str, Any]:
-    return {
-        "sid": m.sid,
-        "account_sid": m.account_sid,
-        "to_number": m.to,
-        "from_number": m.from_,
-        "body": m.body,
-        "status": m.status.value,
-        "direction": m.direction.value,
-        "num_segments": m.num_segments,
-        "num_media": m.num_media,
-        "date_created": to_us(m.date_created),
-        "date_updated": to_us(m.date_updated),
-        "date_sent": None if m.date_sent is None else to_us(m.date_sent),
-        "list_key": m.list_key,
-        "messaging_service_sid": m.messaging_service_sid,
-        "price": m.price,
-        "price_unit": m.price_unit,
-        "error_code": m.error_code,
-        "error_message": m.error_message,
-        "status_callback": m.status_callback,
-        "validity_period": m.validity_period,
-        "send_at": None if m.send_at is None else to_us(m.send_at),
-        "encoding": m.encoding,
-        "media_urls": orjson.dumps(m.media_urls).decode(),
-        "options": orjson.dumps(m.options).decode(),
-    }
+    return dict(zip(MESSAGE_NAMES, message_values(m), strict=True))
 
 
 # Enum lookups by value: calling Status(value) goes through EnumType.__call__, about 0.5 µs

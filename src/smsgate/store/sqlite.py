@@ -6,7 +6,10 @@ Design (see docs/architecture.md):
   pending into one transaction and commits them together (group commit), then wakes every
   waiting request. With ``synchronous=FULL`` each commit is fsynced, so a caller is only
   answered once its row is on disk, and the fsync is shared by the whole batch;
-* each write runs inside its own SAVEPOINT, so one failing write never undoes its neighbours;
+* a batch runs without savepoints; if any write in it fails, the batch is rolled back and each
+  write runs again in its own SAVEPOINT, so one failing write never undoes its neighbours;
+* writes many requests make at once (a message and its delivery job) are grouped: the writer
+  runs them once per batch with multi-row statements (see _Grouped);
 * point reads (by primary key) run inline on the event loop's own read connection: they take
   microseconds and a thread hop would cost more. So do message list pages read by keyset: each
   is one index seek reading page size + 1 rows (tests/integration/test_query_plans.py), and
@@ -21,6 +24,7 @@ Design (see docs/architecture.md):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import sqlite3
@@ -28,6 +32,7 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -45,7 +50,7 @@ from smsgate.domain.messages import Message, Status
 from smsgate.domain.numbers import PhoneNumber
 from smsgate.domain.paging import Page, PageRequest
 from smsgate.domain.pools import Assignment, MessagingService, PoolNumber
-from smsgate.store import rows
+from smsgate.store import rows, sqlite_batch
 from smsgate.store import rows_services as srows
 from smsgate.store import sqlite_delivery as delivery
 from smsgate.store import sqlite_inbound as inbound
@@ -67,20 +72,54 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 E = TypeVar("E")
 Op = Callable[[sqlite3.Connection], Any]
+RunMany = Callable[[sqlite3.Connection, list[Any]], list[Any]]
 MAX_BATCH = 512
 DB_FILE = "smsgate.db"
+# WAL frames (pages) after which the writer checkpoints by itself: a backstop for the
+# checkpointer thread, which normally leaves it only the last few frames to copy.
+WRITER_CHECKPOINT_FRAMES = 8192
+WRITER_CACHE_KIB = 65536
+CHECKPOINT_EVERY = 0.1  # seconds between the checkpointer's passes while the WAL has frames
 
 
 def _connect(path: Path, *, writer: bool) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None)
+    # The writer keeps a prepared statement for every multi-row INSERT size it uses.
+    conn = sqlite3.connect(path, isolation_level=None, cached_statements=256 if writer else 128)
     conn.execute("PRAGMA busy_timeout = 10000")
     conn.execute("PRAGMA foreign_keys = ON")
     if writer:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = FULL")
+        conn.execute(f"PRAGMA wal_autocheckpoint = {WRITER_CHECKPOINT_FRAMES}")
+        conn.execute(f"PRAGMA journal_size_limit = {4 * 4096 * WRITER_CHECKPOINT_FRAMES}")
+        # A multi-row INSERT inside a transaction keeps a statement journal (to undo just
+        # that statement); past 64 KiB SQLite spills it to a new temporary file, which cost
+        # an open, writes and an unlink in every batch. Keep it in memory.
+        conn.execute("PRAGMA temp_store = MEMORY")
+        # Every create inserts at a random place in the To and To+From indexes; with the
+        # default 2 MiB cache the writer reread their pages from the OS on every batch once
+        # they outgrew it.
+        conn.execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")
     else:
         conn.execute("PRAGMA query_only = ON")
     return conn
+
+
+@dataclass(frozen=True, slots=True)
+class _Grouped:
+    """One request's share of a write the writer runs for many requests at once.
+
+    The writer hands ``run_many`` the items of every request in its batch with the same
+    ``run_many`` and expects one result per item, in order. This is what keeps the writer's
+    cost per batch, rather than per request: it holds the GIL only between SQLite calls, and
+    each call it makes has to win the GIL back from the busy event loop (see _run_batch).
+    """
+
+    run_many: RunMany
+    item: Any
+
+
+_Task = tuple["Op | _Grouped", "asyncio.Future[Any]"]
 
 
 class _Writer(threading.Thread):
@@ -89,13 +128,13 @@ class _Writer(threading.Thread):
     def __init__(self, path: Path) -> None:
         super().__init__(name="smsgate-sqlite-writer", daemon=True)
         self._path = path
-        self._queue: queue.SimpleQueue[tuple[Op, asyncio.Future[Any]] | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Task | None] = queue.SimpleQueue()
         self._loop = asyncio.get_running_loop()
         self.ready = threading.Event()
         self.batches = 0
         self.ops = 0
 
-    def submit(self, op: Op) -> asyncio.Future[Any]:
+    def submit(self, op: Op | _Grouped) -> asyncio.Future[Any]:
         fut: asyncio.Future[Any] = self._loop.create_future()
         self._queue.put((op, fut))
         return fut
@@ -119,9 +158,7 @@ class _Writer(threading.Thread):
         finally:
             conn.close()
 
-    def _drain(
-        self, first: tuple[Op, asyncio.Future[Any]]
-    ) -> tuple[list[tuple[Op, asyncio.Future[Any]]], bool]:
+    def _drain(self, first: _Task) -> tuple[list[_Task], bool]:
         batch = [first]
         while len(batch) < MAX_BATCH:
             try:
@@ -133,46 +170,86 @@ class _Writer(threading.Thread):
             batch.append(item)
         return batch, False
 
-    def _run_batch(
-        self, conn: sqlite3.Connection, batch: list[tuple[Op, asyncio.Future[Any]]]
-    ) -> list[Any]:
+    def _run_batch(self, conn: sqlite3.Connection, batch: list[_Task]) -> list[Any]:
         self.batches += 1
         self.ops += len(batch)
-        return _run_batch(conn, batch)
+        return _run_batch(conn, [op for op, _ in batch])
 
 
-def _run_batch(conn: sqlite3.Connection, batch: list[tuple[Op, asyncio.Future[Any]]]) -> list[Any]:
+def _run_batch(conn: sqlite3.Connection, ops: list[Op | _Grouped]) -> list[Any]:
+    """Run ``ops`` in one transaction and commit once; one result (or exception) per op.
+
+    Every call into SQLite releases the GIL and must take it back from the event loop, which
+    is busy under load, so the common case makes few calls: no savepoints, and grouped
+    operations run once for the whole batch. If anything raises, the transaction is rolled
+    back and each operation runs again alone in its own SAVEPOINT, so that one failing write
+    never undoes its neighbours and never leaves half of itself behind.
+    """
     try:
         conn.execute("BEGIN IMMEDIATE")
     except sqlite3.Error as exc:
-        return [StoreUnavailable(f"cannot start a write: {exc}")] * len(batch)
-    results: list[Any] = []
-    single = len(batch) == 1
-    for op, _ in batch:
-        results.append(_run_one(conn, op, single))
+        return [StoreUnavailable(f"cannot start a write: {exc}")] * len(ops)
+    try:
+        results = _run_together(conn, ops)
+    except Exception:
+        again = _run_apart(conn, ops)
+        if again is None:
+            return [StoreUnavailable("cannot restart a failed write")] * len(ops)
+        results = again
     try:
         conn.execute("COMMIT")
     except sqlite3.Error as exc:
-        conn.execute("ROLLBACK")
-        return [StoreUnavailable(f"commit failed: {exc}")] * len(batch)
+        _rollback(conn)
+        return [StoreUnavailable(f"commit failed: {exc}")] * len(ops)
     return results
 
 
-def _run_one(conn: sqlite3.Connection, op: Op, single: bool) -> Any:
-    if single:
-        try:
-            return op(conn)
-        except Exception as exc:
-            return _translate(exc)
+def _run_together(conn: sqlite3.Connection, ops: list[Op | _Grouped]) -> list[Any]:
+    results: list[Any] = [None] * len(ops)
+    groups: dict[RunMany, list[int]] = {}
+    for i, op in enumerate(ops):
+        if isinstance(op, _Grouped):
+            groups.setdefault(op.run_many, []).append(i)
+        else:
+            results[i] = op(conn)
+    for run_many, where in groups.items():
+        out = run_many(conn, [_item(ops[i]) for i in where])
+        for i, result in zip(where, out, strict=True):
+            results[i] = result
+    return results
+
+
+def _item(op: Op | _Grouped) -> Any:
+    assert isinstance(op, _Grouped)
+    return op.item
+
+
+def _run_apart(conn: sqlite3.Connection, ops: list[Op | _Grouped]) -> list[Any] | None:
+    """After a failure: start again, each op in its own savepoint. None if SQLite refuses."""
+    _rollback(conn)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.Error:
+        return None
+    return [_run_alone(conn, op) for op in ops]
+
+
+def _run_alone(conn: sqlite3.Connection, op: Op | _Grouped) -> Any:
     conn.execute("SAVEPOINT op")
     try:
-        result = op(conn)
+        result = op.run_many(conn, [op.item])[0] if isinstance(op, _Grouped) else op(conn)
     except Exception as exc:
         conn.execute("ROLLBACK TO op")
         conn.execute("RELEASE op")
         return _translate(exc)
     conn.execute("RELEASE op")
     return result
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    # SQLite may have rolled back already (an I/O error or a full disk does).
+    with contextlib.suppress(sqlite3.Error):
+        conn.execute("ROLLBACK")
 
 
 def _translate(exc: Exception) -> Exception:
@@ -183,7 +260,7 @@ def _translate(exc: Exception) -> Exception:
     return exc
 
 
-def _resolve_all(batch: list[tuple[Op, asyncio.Future[Any]]], results: list[Any]) -> None:
+def _resolve_all(batch: list[_Task], results: list[Any]) -> None:
     for (_, fut), result in zip(batch, results, strict=True):
         if fut.cancelled():
             continue
@@ -191,6 +268,40 @@ def _resolve_all(batch: list[tuple[Op, asyncio.Future[Any]]], results: list[Any]
             fut.set_exception(result)
         else:
             fut.set_result(result)
+
+
+class _Checkpointer(threading.Thread):
+    """Copies committed pages from the WAL back into the database file, off the write path.
+
+    SQLite's automatic checkpoint runs inside the COMMIT that crosses its threshold, so
+    every few hundred creates one batch also copied a thousand pages and fsynced the
+    database file, and as the file grew those batches took tens to hundreds of
+    milliseconds: the p99. This thread runs PASSIVE checkpoints on its own connection
+    instead; they never block the writer or readers. The writer keeps a high automatic
+    threshold (WRITER_CHECKPOINT_FRAMES) as a backstop, which also lets the WAL start over
+    from its beginning under continuous load, when only its last few frames are left.
+    """
+
+    def __init__(self, path: Path, every: float = CHECKPOINT_EVERY) -> None:
+        super().__init__(name="smsgate-sqlite-checkpoint", daemon=True)
+        self._path = path
+        self._every = every
+        self._stopping = threading.Event()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    def run(self) -> None:
+        conn = sqlite3.connect(self._path, isolation_level=None)
+        try:
+            conn.execute("PRAGMA synchronous = FULL")
+            while not self._stopping.wait(self._every):
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                except sqlite3.Error as exc:  # the backstop still checkpoints
+                    logger.warning("background checkpoint failed: %s", exc)
+        finally:
+            conn.close()
 
 
 class _ReadCache(Generic[E]):
@@ -234,6 +345,7 @@ class SqliteStore:
         self.path = path
         self._readers_n = readers
         self._writer: _Writer | None = None
+        self._checkpointer: _Checkpointer | None = None
         self._inline: sqlite3.Connection | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._local = threading.local()
@@ -256,10 +368,16 @@ class SqliteStore:
         self._writer = _Writer(self.path)
         self._writer.start()
         await asyncio.to_thread(self._writer.ready.wait)
+        self._checkpointer = _Checkpointer(self.path)
+        self._checkpointer.start()
         self._inline = _connect(self.path, writer=False)
         self._pool = ThreadPoolExecutor(self._readers_n, thread_name_prefix="smsgate-sqlite-read")
 
     async def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+            await asyncio.to_thread(self._checkpointer.join)
+            self._checkpointer = None
         if self._writer is not None:
             self._writer.stop()
             await asyncio.to_thread(self._writer.join)
@@ -278,6 +396,12 @@ class SqliteStore:
             raise StoreError("store is not open")
         result: T = await self._writer.submit(op)
         return result
+
+    async def _write_grouped(self, run_many: RunMany, item: Any) -> Any:
+        """Submit ``item`` for ``run_many``, which the writer runs once for its whole batch."""
+        if self._writer is None:
+            raise StoreError("store is not open")
+        return await self._writer.submit(_Grouped(run_many, item))
 
     def _read_now(self, op: Callable[[sqlite3.Connection], T]) -> T:
         if self._inline is None:
@@ -481,7 +605,7 @@ class SqliteStore:
     # -- messages --------------------------------------------------------------------------
 
     async def insert_message(self, message: Message) -> None:
-        await self._exec(rows.INSERT_MESSAGE, rows.message_params(message))
+        await self._write_grouped(sqlite_batch.insert_messages, message)
 
     async def get_message(self, account_sid: str, sid: str) -> Message | None:
         r = self._one(
@@ -557,7 +681,7 @@ class SqliteStore:
     # -- delivery pipeline (smsgate.store.sqlite_delivery) ---------------------------------
 
     async def insert_outbound(self, message: Message, mps: float) -> bool:
-        return await self._write(lambda c: delivery.insert_outbound(c, message, mps))
+        return bool(await self._write_grouped(delivery.insert_outbound_many, (message, mps)))
 
     async def claim_jobs(
         self, owner: str, now_us: int, lease_us: int, limit: int

@@ -23,34 +23,69 @@ from smsgate.domain.delivery import (
 from smsgate.domain.messages import MAX_VALIDITY, Message, Status
 from smsgate.domain.senders import SenderState, release, take_slot
 from smsgate.store import rows
+from smsgate.store.sqlite_batch import insert_rows
+
+_INSERT_JOBS = (
+    "INSERT INTO delivery_jobs (message_sid, account_sid, sender, segments, attempt, "
+    "ready_at, expires_at, lease_owner) VALUES "
+)
 
 
 def insert_outbound(c: sqlite3.Connection, message: Message, mps: float) -> bool:
-    sender = message.from_ or message.messaging_service_sid or ""
+    return insert_outbound_many(c, [(message, mps)])[0]
+
+
+def insert_outbound_many(c: sqlite3.Connection, items: list[tuple[Message, float]]) -> list[bool]:
+    """Insert messages and their delivery jobs, each at its sender's next slot.
+
+    A grouped operation: the items of a whole writer batch, in order, take their senders'
+    slots one after the other, exactly as they would one at a time, and are written with one
+    multi-row statement per table. An item whose sender's queue is full gets False and
+    writes nothing.
+    """
+    senders: dict[str, SenderState] = {}
+    accepted: list[bool] = []
+    messages: list[tuple[object, ...]] = []
+    jobs: list[tuple[object, ...]] = []
+    for message, mps in items:
+        sender = message.from_ or message.messaging_service_sid or ""
+        state = senders.get(sender)
+        if state is None:
+            state = _sender_state(c, sender)
+        created = to_us(message.date_created)
+        slot = take_slot(state, created, message.num_segments, mps)
+        if slot is None:
+            senders[sender] = state
+            accepted.append(False)
+            continue
+        senders[sender] = slot.state
+        validity = message.validity_period or MAX_VALIDITY
+        messages.append(rows.message_values(message))
+        jobs.append(
+            (
+                message.sid,
+                message.account_sid,
+                sender,
+                max(message.num_segments, 1),
+                0,
+                slot.due_us,
+                created + validity * 1_000_000,
+                None,
+            )
+        )
+        accepted.append(True)
+    insert_rows(c, rows.INSERT_MESSAGES, len(rows.MESSAGE_NAMES), messages)
+    insert_rows(c, _INSERT_JOBS, 8, jobs)
+    for sender, state in senders.items():
+        _save_sender(c, sender, state)
+    return accepted
+
+
+def _sender_state(c: sqlite3.Connection, sender: str) -> SenderState:
     r = c.execute(
         "SELECT queued_segments, next_slot_at FROM sender_queues WHERE sender = ?", (sender,)
     ).fetchone()
-    state = SenderState() if r is None else SenderState(r[0], r[1])
-    created = to_us(message.date_created)
-    slot = take_slot(state, created, message.num_segments, mps)
-    if slot is None:
-        return False
-    c.execute(rows.INSERT_MESSAGE, rows.message_params(message))
-    validity = message.validity_period or MAX_VALIDITY
-    c.execute(
-        "INSERT INTO delivery_jobs (message_sid, account_sid, sender, segments, attempt, "
-        "ready_at, expires_at, lease_owner) VALUES (?, ?, ?, ?, 0, ?, ?, NULL)",
-        (
-            message.sid,
-            message.account_sid,
-            sender,
-            max(message.num_segments, 1),
-            slot.due_us,
-            created + validity * 1_000_000,
-        ),
-    )
-    _save_sender(c, sender, slot.state)
-    return True
+    return SenderState() if r is None else SenderState(r[0], r[1])
 
 
 def _save_sender(c: sqlite3.Connection, sender: str, state: SenderState) -> None:

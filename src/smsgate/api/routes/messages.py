@@ -43,16 +43,20 @@ _DATE_FILTERS = ("DateSent", "DateSent<", "DateSent>")
 
 def create_request(form: Params) -> CreateRequest:
     """Type-check every create parameter Twilio defines; unknown parameters are ignored."""
+    # Most creates carry To, From and Body only: look at the optional ones that were sent
+    # (in the same order, so the same error wins).
     for name in _BOOLEANS:
-        form.boolean(name)
-    form.integer("Attempt")
+        if name in form:
+            form.boolean(name)
+    if "Attempt" in form:
+        form.integer("Attempt")
     options: dict[str, str | list[str]] = {
-        name: v for name in _KEPT if (v := form.value(name)) is not None
+        name: v for name in _KEPT if name in form and (v := form.value(name)) is not None
     }
     for name, allowed in _ENUMS.items():
-        if (choice := form.choice(name, allowed)) is not None:
+        if name in form and (choice := form.choice(name, allowed)) is not None:
             options[name] = choice
-    if actions := form.all("PersistentAction"):
+    if "PersistentAction" in form and (actions := form.all("PersistentAction")):
         options["PersistentAction"] = actions
     schedule_type = form.choice("ScheduleType", ("fixed",))
     try:
@@ -80,9 +84,10 @@ def create_request(form: Params) -> CreateRequest:
 
 async def create_message(request: Request) -> Response:
     require_json(request)
-    _, account = await authorize(request)
-    form = await read_form(request, services(request).settings.max_body_bytes)
-    message = await services(request).messages.create(account, create_request(form))
+    svc = services(request)
+    _, account = await authorize(request, svc)
+    form = await read_form(request, svc.settings.max_body_bytes)
+    message = await svc.messages.create(account, create_request(form))
     return json_response(message_json(message), 201)
 
 
