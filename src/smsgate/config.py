@@ -42,7 +42,13 @@ class Settings:
     )
     max_body_bytes: int = _opt(1_048_576, "Largest request body accepted (413 above it).")
     worker: bool = _opt(True, "Run the delivery worker and webhook sender inside serve.")
-    carrier: str = _opt("simulator", "The carrier messages go to: simulator.")
+    carrier: str = _opt(
+        "simulator",
+        "The carrier messages go to: simulator, or an smpp:// (smpps://) URL; see SMPP below.",
+    )
+    config: Path | None = _opt(  # noqa: RUF009
+        None, "A TOML file of several carriers and routing rules; overrides --carrier."
+    )
     sender_mps: float | None = _opt(
         None, "Segments per second for every sender (0 = unlimited); default: Twilio's classes."
     )
@@ -76,9 +82,9 @@ class Settings:
             raise ConfigError(f"log_level must be debug, info, warning or error: {self.log_level}")
         if self.max_body_bytes < 1024:
             raise ConfigError("max_body_bytes must be at least 1024")
-        if self.carrier != "simulator":
+        if self.carrier != "simulator" and not self.carrier.startswith(("smpp://", "smpps://")):
             raise ConfigError(
-                f"carrier must be 'simulator' (SMPP comes later), got {self.carrier!r}"
+                f"carrier must be 'simulator' or an smpp:// URL, got {self.carrier!r}"
             )
         if self.sender_mps is not None and self.sender_mps < 0:
             raise ConfigError("sender_mps must be 0 (unlimited) or more")

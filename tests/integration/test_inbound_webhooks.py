@@ -150,6 +150,9 @@ class _PhoneCarrier:
     def __init__(self, sms: InboundSms) -> None:
         self._sms = sms
 
+    def ready(self) -> bool:
+        return True
+
     async def start(self, on_receipt: ReceiptHandler, on_inbound: InboundHandler) -> None:
         await on_inbound(self._sms)
 

@@ -18,6 +18,7 @@ STORE_OPTIONS = ("data_dir", "database_url", "log_level")
 WORKER_OPTIONS = (
     *STORE_OPTIONS,
     "carrier",
+    "config",
     "sender_mps",
     "simulator_delay",
     "webhook_retries",
@@ -28,6 +29,7 @@ WORKER_OPTIONS = (
 INBOUND_OPTIONS = (
     *STORE_OPTIONS,
     "carrier",
+    "config",
     "sender_mps",
     "help_reply",
     "stop_reply",

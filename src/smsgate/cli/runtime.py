@@ -6,10 +6,10 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from smsgate.cli.carriers import build_connector, uses_simulator
 from smsgate.clock import Clock
 from smsgate.config import ConfigError, Settings
 from smsgate.connectors import simulator
-from smsgate.connectors.base import Connector
 from smsgate.domain.optout import AutoReplies
 from smsgate.domain.pricing import PriceTable, PriceTableError
 from smsgate.services.delivery import DeliveryService
@@ -26,12 +26,6 @@ def price_table(settings: Settings) -> PriceTable:
         return PriceTable.parse(settings.prices)
     except PriceTableError as exc:
         raise ConfigError(f"--prices: {exc}") from exc
-
-
-def build_connector(settings: Settings, clock: Clock) -> Connector:
-    return simulator.SimulatorConnector(
-        simulator.SimulatorConfig(delivery_delay=settings.simulator_delay), clock
-    )
 
 
 @dataclass
@@ -92,11 +86,9 @@ def build_messages(
         store,
         clock,
         sender_mps=settings.sender_mps,
-        preflight=simulator.preflight if settings.carrier == "simulator" else None,
+        preflight=simulator.preflight if uses_simulator(settings) else None,
         open_senders=(
-            frozenset({simulator.ALWAYS_VALID_FROM})
-            if settings.carrier == "simulator"
-            else frozenset()
+            frozenset({simulator.ALWAYS_VALID_FROM}) if uses_simulator(settings) else frozenset()
         ),
         on_enqueued=pipeline.wake if pipeline is not None else None,
         min_schedule_lead=settings.min_schedule_lead,
@@ -114,9 +106,7 @@ def build_inbound(
         ),
         sender_mps=settings.sender_mps,
         open_senders=(
-            frozenset({simulator.ALWAYS_VALID_FROM})
-            if settings.carrier == "simulator"
-            else frozenset()
+            frozenset({simulator.ALWAYS_VALID_FROM}) if uses_simulator(settings) else frozenset()
         ),
         on_enqueued=on_enqueued,
     )

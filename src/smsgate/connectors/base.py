@@ -33,10 +33,17 @@ class OutboundSms:
 
 @dataclass(frozen=True, slots=True)
 class SubmitResult:
-    """The carrier accepted the message (status ``sent``)."""
+    """The carrier accepted the message (status ``sent``).
+
+    ``part_ids`` are the carrier's ids of every part, in order, when it split the message
+    (``carrier_id`` is the first); ``receipt_timeout`` is how long to wait for receipts
+    before the message is given up as undelivered (None: wait for ever).
+    """
 
     carrier_id: str
     parts: int = 1
+    part_ids: tuple[str, ...] = ()
+    receipt_timeout: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,17 +54,30 @@ class Receipt:
     status: Literal["delivered", "undelivered", "failed"]
     error_code: int | None = None
     done_date: datetime | None = None  # becomes RawDlrDoneDate (YYMMDDhhmm)
+    alternatives: tuple[str, ...] = ()  # other forms the id may have been stored under
+
+
+@dataclass(frozen=True, slots=True)
+class InboundPart:
+    """Where one part of a concatenated mobile-originated message belongs (``seq`` 1-based)."""
+
+    ref: int
+    total: int
+    seq: int
 
 
 @dataclass(frozen=True, slots=True)
 class InboundSms:
-    """A mobile-originated message addressed to one of our numbers."""
+    """A mobile-originated message addressed to one of our numbers, or one part of it
+    (``part``; the pipeline reassembles the parts from ``carrier``)."""
 
     from_: str
     to: str
     body: str
     media_urls: tuple[str, ...] = ()
     num_segments: int = 1
+    carrier: str = ""
+    part: InboundPart | None = None
 
 
 class ConnectorError(Exception):
@@ -70,7 +90,15 @@ class ConnectorError(Exception):
 
 
 class TemporaryError(ConnectorError):
-    """Try again later: the carrier is throttling, unbound or slow."""
+    """Try again later: the carrier is throttling, unbound or slow.
+
+    ``counts=False`` when the message itself is not at fault (no bind is up, the carrier
+    throttles): the retry does not use up one of the message's attempts.
+    """
+
+    def __init__(self, code: int, message: str, *, counts: bool = True) -> None:
+        super().__init__(code, message)
+        self.counts = counts
 
 
 class PermanentError(ConnectorError):
@@ -85,6 +113,11 @@ class Connector(Protocol):
     """A carrier. Implementations: the simulator (default) and SMPP."""
 
     name: str
+
+    def ready(self) -> bool:
+        """Whether a submit can go out now (a bind is up); the worker claims no work
+        while it is not."""
+        ...
 
     async def start(self, on_receipt: ReceiptHandler, on_inbound: InboundHandler) -> None:
         """Connect (bind) and begin reporting receipts and inbound messages."""

@@ -85,6 +85,9 @@ class SimulatorConnector:
         self._on_inbound: InboundHandler | None = None
         self._pending: set[asyncio.Task[None]] = set()
 
+    def ready(self) -> bool:
+        return True
+
     async def start(self, on_receipt: ReceiptHandler, on_inbound: InboundHandler) -> None:
         self._on_receipt, self._on_inbound = on_receipt, on_inbound
 

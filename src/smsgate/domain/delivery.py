@@ -97,6 +97,61 @@ class Transition:
     retry_at_us: int | None = None
     attempt: int | None = None
     callback: Callback | None = None
+    # the carrier's ids of every part (``carrier_id`` alone stands for a one-part message)
+    part_ids: tuple[str, ...] = ()
+    num_segments: int | None = None  # the parts the carrier really sent, when it differs
+    receipt_due_us: int | None = None  # a ``sent`` message waits for its receipt until then
+
+
+# statuses after which no receipt is awaited any more
+RECEIPT_SETTLED = frozenset({Status.DELIVERED, Status.UNDELIVERED, Status.FAILED, Status.CANCELED})
+
+
+@dataclass(frozen=True, slots=True)
+class CarrierRef:
+    """What a carrier's id stands for: part ``part`` of ``parts`` of a message."""
+
+    carrier_id: str
+    message_sid: str
+    part: int = 1
+    parts: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ParkedReceipt:
+    """A receipt that matched no carrier id when it came, kept for a later match.
+    ``carrier_ids`` are the forms its id may have been stored under."""
+
+    carrier_ids: tuple[str, ...]
+    status: str  # delivered, undelivered or failed
+    error_code: int | None
+    done_date: str | None  # RawDlrDoneDate, YYMMDDhhmm
+    received_us: int
+
+
+@dataclass(frozen=True, slots=True)
+class MoPart:
+    """One part of a concatenated inbound message, as received from a carrier."""
+
+    carrier: str
+    source: str
+    destination: str
+    ref: int
+    total: int
+    seq: int
+    body: str
+    received_us: int
+
+
+def combined_status(states: list[str]) -> str | None:
+    """The status a split message takes from its parts' receipts: the first part that
+    failed decides; all delivered is delivered; otherwise it is still on its way (None)."""
+    for state in states:
+        if state in ("undelivered", "failed"):
+            return state
+    if states and all(state == "delivered" for state in states):
+        return "delivered"
+    return None
 
 
 def raw_dlr_done_date(done: datetime | None) -> str | None:

@@ -21,6 +21,9 @@ from enum import StrEnum
 from typing import Final
 
 __all__ = [
+    "GSM7_ALPHABET",
+    "GSM7_ESCAPE",
+    "GSM7_EXTENSION",
     "Encoding",
     "SegmentInfo",
     "analyze",
@@ -51,11 +54,12 @@ class SegmentInfo:
 
 # --- GSM 03.38 tables -------------------------------------------------------------------
 
-# Default alphabet in code-point order, 16 per row (0x00-0x7F). 0x1B is the escape to the
-# extension table, not a character, so that row has 15 entries.
-_GSM7_BASIC: Final[frozenset[str]] = frozenset(
+# The default alphabet in code-point order, 16 per row (0x00-0x7F). 0x1B is the escape to
+# the extension table, not a character: the SMPP codec (connectors.smpp.text) encodes by
+# index into this string.
+GSM7_ALPHABET: Final[str] = (
     "@£$¥èéùìòÇ\nØø\rÅå"  # 0x00-0x0F
-    "Δ_ΦΓΛΩΠΨΣΘΞÆæßÉ"  # 0x10-0x1F (minus 0x1B ESC)
+    "Δ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ"  # 0x10-0x1F (0x1B: ESC)
     " !\"#¤%&'()*+,-./"  # 0x20-0x2F
     "0123456789:;<=>?"  # 0x30-0x3F
     "¡ABCDEFGHIJKLMNO"  # 0x40-0x4F
@@ -63,9 +67,24 @@ _GSM7_BASIC: Final[frozenset[str]] = frozenset(
     "¿abcdefghijklmno"  # 0x60-0x6F
     "pqrstuvwxyzäöñüà"  # 0x70-0x7F
 )
+GSM7_ESCAPE: Final = 0x1B
 
 # Extension table: each is sent as ESC + code, so it costs 2 septets.
-_GSM7_EXTENSION: Final[frozenset[str]] = frozenset("\f^{}\\[~]|€")
+GSM7_EXTENSION: Final[dict[str, int]] = {
+    "\f": 0x0A,
+    "^": 0x14,
+    "{": 0x28,
+    "}": 0x29,
+    "\\": 0x2F,
+    "[": 0x3C,
+    "~": 0x3D,
+    "]": 0x3E,
+    "|": 0x40,
+    "€": 0x65,
+}
+
+_GSM7_BASIC: Final[frozenset[str]] = frozenset(GSM7_ALPHABET) - {chr(GSM7_ESCAPE)}
+_GSM7_EXTENSION: Final[frozenset[str]] = frozenset(GSM7_EXTENSION)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,9 +19,12 @@ from smsgate.connectors.base import (
 from smsgate.domain.dates import to_us
 from smsgate.domain.delivery import (
     Callback,
+    CarrierRef,
     DeliveryJob,
     JobAction,
+    ParkedReceipt,
     Transition,
+    combined_status,
     error_message,
     raw_dlr_done_date,
 )
@@ -32,6 +35,8 @@ from smsgate.services.pools import UNASSIGNED, SenderAssigner, status_callback
 from smsgate.store.base import Store
 
 logger = logging.getLogger(__name__)
+
+NO_RECEIPT = 30008  # a sent message whose receipt never came
 
 READY = frozenset({Status.QUEUED, Status.ACCEPTED, Status.SENDING})
 RECEIPT_STATUSES = {
@@ -115,9 +120,18 @@ class DeliveryService:
             )
 
     async def submitted(self, message: Message, result: SubmitResult) -> None:
-        """The carrier accepted the message: ``sent``, and the job leaves the queue."""
+        """The carrier accepted the message: ``sent``, and the job leaves the queue.
+
+        Receipts that came before this was recorded (parked) are applied now.
+        """
         now = self._now_us()
-        await self._apply(
+        part_ids = result.part_ids or (result.carrier_id,)
+        due = (
+            None
+            if result.receipt_timeout is None
+            else now + int(result.receipt_timeout * 1_000_000)
+        )
+        after = await self._apply(
             message,
             Status.SENT,
             Transition(
@@ -127,19 +141,32 @@ class DeliveryService:
                 now,
                 date_sent_us=now,
                 carrier_id=result.carrier_id,
+                part_ids=part_ids,
+                num_segments=result.parts if result.parts != message.num_segments else None,
                 price=self._prices.price(message.to, result.parts),
                 price_unit=UNIT,
                 job=JobAction.DONE,
+                receipt_due_us=due,
             ),
         )
+        if after is None:
+            return
+        for carrier_id, parked in await self._store.take_parked_receipts(part_ids):
+            ref = CarrierRef(carrier_id, message.sid, part_ids.index(carrier_id) + 1, len(part_ids))
+            await self._apply_receipt(ref, parked.status, parked.error_code, parked.done_date)
 
     async def submit_failed(self, job: DeliveryJob, message: Message, error: Exception) -> None:
-        """A temporary error is retried with backoff; a permanent one fails the message."""
+        """A temporary error is retried with backoff; a permanent one fails the message.
+
+        A temporary error that is not the message's fault (no bind, throttling) does not use
+        up an attempt.
+        """
         now = self._now_us()
         temporary = isinstance(error, TemporaryError) or not isinstance(error, ConnectorError)
+        counts = not isinstance(error, TemporaryError) or error.counts
         code = error.code if isinstance(error, ConnectorError) else 30008
-        if temporary and job.attempt < self.max_attempts:
-            delay_us = int(retry_delay(job.attempt) * 1_000_000)
+        if temporary and (not counts or job.attempt < self.max_attempts):
+            delay_us = int(retry_delay(job.attempt if counts else 1) * 1_000_000)
             logger.info("retrying %s after %s: %s", message.sid, delay_us / 1e6, error)
             await self._store.apply_transition(
                 Transition(
@@ -149,7 +176,7 @@ class DeliveryService:
                     now,
                     job=JobAction.RETRY,
                     retry_at_us=now + delay_us,
-                    attempt=job.attempt + 1,
+                    attempt=None if counts else job.attempt - 1,
                 )
             )
             return
@@ -157,17 +184,35 @@ class DeliveryService:
         await self._fail(message, code, now, from_=frozenset({Status.SENDING}))
 
     async def receipt(self, receipt: Receipt) -> None:
-        """A delivery receipt: ``delivered``, ``undelivered`` or ``failed``."""
-        sid = await self._store.find_carrier_ref(receipt.carrier_id)
-        if sid is None:
-            logger.warning("receipt for unknown carrier id %s", receipt.carrier_id)
-            return
-        message = await self._store.get_message_by_sid(sid)
+        """A delivery receipt: ``delivered``, ``undelivered`` or ``failed``.
+
+        One that matches no submit yet is parked durably and applied when the submit is
+        recorded (an SMSC may send the receipt before the submit_sm_resp).
+        """
+        keys = (receipt.carrier_id, *receipt.alternatives)
+        done = raw_dlr_done_date(receipt.done_date)
+        ref = await self._store.find_carrier_ref(keys)
+        if ref is None:
+            parked = ParkedReceipt(keys, receipt.status, receipt.error_code, done, self._now_us())
+            ref = await self._store.park_receipt(parked)
+            if ref is None:
+                logger.info("receipt for %s matches no message yet; kept", receipt.carrier_id)
+                return
+        await self._apply_receipt(ref, receipt.status, receipt.error_code, done)
+
+    async def _apply_receipt(
+        self, ref: CarrierRef, outcome: str, error_code: int | None, done: str | None
+    ) -> None:
+        if ref.parts > 1:
+            combined = combined_status(await self._store.mark_part(ref.carrier_id, outcome))
+            if combined is None:
+                return  # other parts are still on their way
+            outcome = combined
+        message = await self._store.get_message_by_sid(ref.message_sid)
         if message is None:
             return
-        status = RECEIPT_STATUSES[receipt.status]
-        code = receipt.error_code if status is not Status.DELIVERED else None
-        done = raw_dlr_done_date(receipt.done_date)
+        status = RECEIPT_STATUSES[outcome]
+        code = error_code if status is not Status.DELIVERED else None
         await self._apply(
             message,
             status,
@@ -181,6 +226,32 @@ class DeliveryService:
             ),
             raw_done_date=done,
         )
+
+    async def expire_receipts(self, limit: int = 100) -> int:
+        """``sent`` messages whose receipt never came by their deadline: ``undelivered``
+        with 30008. Returns how many were due."""
+        now = self._now_us()
+        due = await self._store.claim_receipt_waits(now, self._lease_us, limit)
+        for sid in due:
+            message = await self._store.get_message_by_sid(sid)
+            if message is None:
+                await self._store.drop_receipt_wait(sid)
+                continue
+            changed = await self._apply(
+                message,
+                Status.UNDELIVERED,
+                Transition(
+                    sid,
+                    frozenset({Status.SENT}),
+                    Status.UNDELIVERED,
+                    now,
+                    error_code=NO_RECEIPT,
+                    error_message=error_message(NO_RECEIPT),
+                ),
+            )
+            if changed is None:
+                await self._store.drop_receipt_wait(sid)  # settled meanwhile
+        return len(due)
 
     async def _fail(self, message: Message, code: int, now: int, from_: frozenset[Status]) -> None:
         await self._apply(
@@ -222,6 +293,9 @@ class DeliveryService:
                 retry_at_us=change.retry_at_us,
                 attempt=change.attempt,
                 callback=callback,
+                part_ids=change.part_ids,
+                num_segments=change.num_segments,
+                receipt_due_us=change.receipt_due_us,
             )
         )
 

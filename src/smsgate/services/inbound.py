@@ -21,7 +21,7 @@ from smsgate.connectors.base import InboundSms
 from smsgate.domain import segments
 from smsgate.domain.accounts import Account
 from smsgate.domain.dates import to_us
-from smsgate.domain.delivery import Callback, CallbackResult, ClaimedCallback
+from smsgate.domain.delivery import Callback, CallbackResult, ClaimedCallback, MoPart
 from smsgate.domain.inbound import (
     InboundRecord,
     OptChange,
@@ -98,11 +98,34 @@ class InboundService:
         return await self._receive(await self._number(to), from_, body, media_urls)
 
     async def receive_sms(self, sms: InboundSms) -> None:
-        """A connector's ``on_inbound`` handler: a message nobody can take is logged."""
+        """A connector's ``on_inbound`` handler: a message nobody can take is logged.
+
+        The parts of a concatenated message are kept in the store until the last arrives,
+        then stored as one message. It returns only once what it got is durable, so the
+        carrier may be acknowledged.
+        """
+        part: MoPart | None = None
+        if sms.part is not None:
+            part = MoPart(
+                sms.carrier,
+                sms.from_,
+                sms.to,
+                sms.part.ref,
+                sms.part.total,
+                sms.part.seq,
+                sms.body,
+                to_us(self._clock.now()),
+            )
+            bodies = await self._store.add_mo_part(part)
+            if bodies is None:
+                return
+            sms = replace(sms, body="".join(bodies), num_segments=len(bodies), part=None)
         try:
             await self.inject(sms.from_, sms.to, sms.body, sms.media_urls)
         except SmsgateError as exc:
             logger.warning("inbound message from %s to %s dropped: %s", sms.from_, sms.to, exc)
+        if part is not None:
+            await self._store.drop_mo_parts(part)
 
     async def _number(self, to: str | None) -> PhoneNumber:
         if not to:

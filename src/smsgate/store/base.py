@@ -18,8 +18,11 @@ from smsgate.domain.delivery import (
     Callback,
     CallbackAttempt,
     CallbackResult,
+    CarrierRef,
     ClaimedCallback,
     DeliveryJob,
+    MoPart,
+    ParkedReceipt,
     Transition,
 )
 from smsgate.domain.inbound import InboundRecord, QueuedReply
@@ -177,8 +180,41 @@ class Store(Protocol):
         """
         ...
 
-    async def find_carrier_ref(self, carrier_id: str) -> str | None:
-        """The SID of the message a carrier id was given for."""
+    async def find_carrier_ref(self, carrier_ids: tuple[str, ...]) -> CarrierRef | None:
+        """What the first of ``carrier_ids`` that a submit recorded stands for."""
+        ...
+
+    async def park_receipt(self, receipt: ParkedReceipt) -> CarrierRef | None:
+        """Keep a receipt that matched nothing for a later match, atomically with respect
+        to the submit that may record its id: returns that submit's reference instead
+        (writing nothing) if it was recorded meanwhile."""
+        ...
+
+    async def take_parked_receipts(
+        self, carrier_ids: tuple[str, ...]
+    ) -> list[tuple[str, ParkedReceipt]]:
+        """Remove and return the parked receipts for these ids, with the id each matched."""
+        ...
+
+    async def mark_part(self, carrier_id: str, state: str) -> list[str]:
+        """Record one part's receipt state; the states of all of its message's parts."""
+        ...
+
+    async def claim_receipt_waits(self, now_us: int, lease_us: int, limit: int) -> list[str]:
+        """SIDs of messages whose receipt deadline has passed, leased for ``lease_us``."""
+        ...
+
+    async def drop_receipt_wait(self, message_sid: str) -> None:
+        """Stop waiting for a message's receipt."""
+        ...
+
+    async def add_mo_part(self, part: MoPart) -> list[str] | None:
+        """Keep a part of a concatenated inbound message; every part's body, in order, once
+        all have arrived (they stay until ``drop_mo_parts``)."""
+        ...
+
+    async def drop_mo_parts(self, part: MoPart) -> None:
+        """Forget the parts of the concatenated message ``part`` belongs to."""
         ...
 
     async def get_message_by_sid(self, sid: str) -> Message | None: ...

@@ -41,8 +41,11 @@ from smsgate.domain.delivery import (
     Callback,
     CallbackAttempt,
     CallbackResult,
+    CarrierRef,
     ClaimedCallback,
     DeliveryJob,
+    MoPart,
+    ParkedReceipt,
     Transition,
 )
 from smsgate.domain.inbound import InboundRecord, QueuedReply
@@ -694,9 +697,33 @@ class SqliteStore:
     async def apply_transition(self, change: Transition) -> Message | None:
         return await self._write(lambda c: delivery.apply_transition(c, change))
 
-    async def find_carrier_ref(self, carrier_id: str) -> str | None:
-        r = self._one("SELECT message_sid FROM carrier_refs WHERE carrier_id = ?", (carrier_id,))
-        return None if r is None else str(r[0])
+    async def find_carrier_ref(self, carrier_ids: tuple[str, ...]) -> CarrierRef | None:
+        return self._read_now(lambda c: delivery.find_carrier_ref(c, carrier_ids))
+
+    async def park_receipt(self, receipt: ParkedReceipt) -> CarrierRef | None:
+        return await self._write(lambda c: delivery.park_receipt(c, receipt))
+
+    async def take_parked_receipts(
+        self, carrier_ids: tuple[str, ...]
+    ) -> list[tuple[str, ParkedReceipt]]:
+        return await self._write(lambda c: delivery.take_parked_receipts(c, carrier_ids))
+
+    async def mark_part(self, carrier_id: str, state: str) -> list[str]:
+        return await self._write(lambda c: delivery.mark_part(c, carrier_id, state))
+
+    async def claim_receipt_waits(self, now_us: int, lease_us: int, limit: int) -> list[str]:
+        return await self._write(lambda c: delivery.claim_receipt_waits(c, now_us, lease_us, limit))
+
+    async def drop_receipt_wait(self, message_sid: str) -> None:
+        await self._write(
+            lambda c: c.execute("DELETE FROM receipt_waits WHERE message_sid = ?", (message_sid,))
+        )
+
+    async def add_mo_part(self, part: MoPart) -> list[str] | None:
+        return await self._write(lambda c: delivery.add_mo_part(c, part))
+
+    async def drop_mo_parts(self, part: MoPart) -> None:
+        await self._write(lambda c: delivery.drop_mo_parts(c, part))
 
     async def get_message_by_sid(self, sid: str) -> Message | None:
         r = self._one(f"SELECT {rows.MESSAGE_COLS} FROM messages WHERE sid = ?", (sid,))

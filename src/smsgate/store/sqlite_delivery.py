@@ -12,12 +12,16 @@ import orjson
 
 from smsgate.domain.dates import to_us
 from smsgate.domain.delivery import (
+    RECEIPT_SETTLED,
     Callback,
     CallbackAttempt,
     CallbackResult,
+    CarrierRef,
     ClaimedCallback,
     DeliveryJob,
     JobAction,
+    MoPart,
+    ParkedReceipt,
     Transition,
 )
 from smsgate.domain.messages import MAX_VALIDITY, Message, Status
@@ -146,21 +150,36 @@ def apply_transition(c: sqlite3.Connection, t: Transition) -> Message | None:
     if t.price is not None:
         sets += ["price = :price", "price_unit = :unit"]
         params["price"], params["unit"] = t.price, t.price_unit
+    if t.num_segments is not None:
+        sets.append("num_segments = :segments")
+        params["segments"] = t.num_segments
     c.execute(f"UPDATE messages SET {', '.join(sets)} WHERE sid = :sid", params)
-    if t.carrier_id is not None:
-        c.execute(
-            "INSERT OR REPLACE INTO carrier_refs (carrier_id, message_sid, created_at) "
-            "VALUES (?, ?, ?)",
-            (t.carrier_id, t.message_sid, t.now_us),
+    part_ids = t.part_ids or ((t.carrier_id,) if t.carrier_id is not None else ())
+    if part_ids:
+        c.executemany(
+            "INSERT OR REPLACE INTO carrier_refs (carrier_id, message_sid, created_at, part, "
+            "parts, state) VALUES (?, ?, ?, ?, ?, 'sent')",
+            [
+                (carrier_id, t.message_sid, t.now_us, part, len(part_ids))
+                for part, carrier_id in enumerate(part_ids, start=1)
+            ],
         )
+    if t.receipt_due_us is not None:
+        c.execute(
+            "INSERT OR REPLACE INTO receipt_waits (message_sid, due_at) VALUES (?, ?)",
+            (t.message_sid, t.receipt_due_us),
+        )
+    elif t.status in RECEIPT_SETTLED:
+        c.execute("DELETE FROM receipt_waits WHERE message_sid = ?", (t.message_sid,))
     if t.callback is not None:
         add_callback(c, t.callback, t.now_us)
     if t.job is JobAction.DONE:
         _finish_job(c, t.message_sid)
     elif t.job is JobAction.RETRY:
         c.execute(
-            "UPDATE delivery_jobs SET ready_at = ?, lease_owner = NULL WHERE message_sid = ?",
-            (t.retry_at_us if t.retry_at_us is not None else t.now_us, t.message_sid),
+            "UPDATE delivery_jobs SET ready_at = ?, lease_owner = NULL, "
+            "attempt = coalesce(?, attempt) WHERE message_sid = ?",
+            (t.retry_at_us if t.retry_at_us is not None else t.now_us, t.attempt, t.message_sid),
         )
     return rows.message_from(c.execute(select, (t.message_sid,)).fetchone())
 
@@ -267,3 +286,115 @@ def callback_attempts(c: sqlite3.Connection, message_sid: str) -> list[CallbackA
         (message_sid,),
     ).fetchall()
     return [CallbackAttempt(*r) for r in found]
+
+
+# --- carrier receipts -----------------------------------------------------------------------
+
+
+def find_carrier_ref(c: sqlite3.Connection, carrier_ids: tuple[str, ...]) -> CarrierRef | None:
+    """The first of ``carrier_ids`` that a submit recorded."""
+    for carrier_id in carrier_ids:
+        r = c.execute(
+            "SELECT carrier_id, message_sid, part, parts FROM carrier_refs WHERE carrier_id = ?",
+            (carrier_id,),
+        ).fetchone()
+        if r is not None:
+            return CarrierRef(r[0], r[1], r[2], r[3])
+    return None
+
+
+def park_receipt(c: sqlite3.Connection, receipt: ParkedReceipt) -> CarrierRef | None:
+    """Keep a receipt for a later match, unless a submit recorded its id meanwhile (then
+    that reference is returned and nothing is written). Runs in the writer, so it is
+    serialised with the submit that records the id: the receipt is never lost between."""
+    found = find_carrier_ref(c, receipt.carrier_ids)
+    if found is not None:
+        return found
+    c.executemany(
+        "INSERT INTO parked_receipts (carrier_id, status, error_code, done_date, created_at) "
+        "VALUES (?, ?, ?, ?, ?)",
+        [
+            (carrier_id, receipt.status, receipt.error_code, receipt.done_date, receipt.received_us)
+            for carrier_id in receipt.carrier_ids
+        ],
+    )
+    return None
+
+
+def take_parked_receipts(
+    c: sqlite3.Connection, carrier_ids: tuple[str, ...]
+) -> list[tuple[str, ParkedReceipt]]:
+    """The parked receipts for these carrier ids (with the id each matched), removed."""
+    found: list[tuple[str, ParkedReceipt]] = []
+    for carrier_id in carrier_ids:
+        rows_ = c.execute(
+            "SELECT status, error_code, done_date, created_at FROM parked_receipts "
+            "WHERE carrier_id = ? ORDER BY id",
+            (carrier_id,),
+        ).fetchall()
+        for r in rows_:
+            found.append((carrier_id, ParkedReceipt((carrier_id,), r[0], r[1], r[2], r[3])))
+    if found:
+        # a receipt was parked under every form of its id: drop all of them
+        c.executemany(
+            "DELETE FROM parked_receipts WHERE carrier_id = ?", [(i,) for i in carrier_ids]
+        )
+    return found
+
+
+def mark_part(c: sqlite3.Connection, carrier_id: str, state: str) -> list[str]:
+    """Record one part's receipt; the states of all parts of its message, in part order."""
+    r = c.execute(
+        "UPDATE carrier_refs SET state = ? WHERE carrier_id = ? RETURNING message_sid",
+        (state, carrier_id),
+    ).fetchone()
+    if r is None:
+        return []
+    return [
+        row[0]
+        for row in c.execute(
+            "SELECT state FROM carrier_refs WHERE message_sid = ? ORDER BY part", (r[0],)
+        ).fetchall()
+    ]
+
+
+def claim_receipt_waits(c: sqlite3.Connection, now_us: int, lease_us: int, limit: int) -> list[str]:
+    """SIDs whose receipt deadline passed, leased for ``lease_us`` (the transition that
+    settles a message deletes its row; a crashed claimer's rows come back)."""
+    found = c.execute(
+        "SELECT message_sid FROM receipt_waits WHERE due_at <= ? ORDER BY due_at LIMIT ?",
+        (now_us, limit),
+    ).fetchall()
+    c.executemany(
+        "UPDATE receipt_waits SET due_at = ? WHERE message_sid = ?",
+        [(now_us + lease_us, r[0]) for r in found],
+    )
+    return [str(r[0]) for r in found]
+
+
+def add_mo_part(c: sqlite3.Connection, part: MoPart) -> list[str] | None:
+    """Keep one part of a concatenated inbound message; all bodies in order once every
+    part is here (they stay until ``drop_mo_parts``), else None. A repeated part (the
+    SMSC delivering it again) replaces itself."""
+    key = (part.carrier, part.source, part.destination, part.ref, part.total)
+    c.execute(
+        "INSERT OR REPLACE INTO mo_parts (carrier, source, destination, ref, total, seq, body, "
+        "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (*key, part.seq, part.body, part.received_us),
+    )
+    bodies = c.execute(
+        "SELECT seq, body FROM mo_parts WHERE carrier = ? AND source = ? AND destination = ? "
+        "AND ref = ? AND total = ? ORDER BY seq",
+        key,
+    ).fetchall()
+    if len(bodies) < part.total:
+        return None
+    return [body for _, body in bodies]
+
+
+def drop_mo_parts(c: sqlite3.Connection, part: MoPart) -> None:
+    c.execute(
+        "DELETE FROM mo_parts WHERE carrier = ? AND source = ? AND destination = ? "
+        "AND ref = ? AND total = ?",
+        (part.carrier, part.source, part.destination, part.ref, part.total),
+    )

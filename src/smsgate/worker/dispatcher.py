@@ -28,6 +28,7 @@ class Dispatcher:
         idle_poll: float = 0.05,
         submit_timeout: float = 15.0,
         on_inbound: InboundHandler | None = None,
+        sweep_every: float = 1.0,
     ) -> None:
         """``submit_timeout`` must stay below the job lease, so that a job is never
         submitted by two workers for the same attempt. ``on_inbound`` takes the messages
@@ -40,6 +41,7 @@ class Dispatcher:
         self._idle_poll = idle_poll
         self._submit_timeout = submit_timeout
         self._on_inbound = on_inbound
+        self._sweep_every = sweep_every
         self._wake = asyncio.Event()
         self.owner = f"worker-{secrets.token_hex(4)}"
 
@@ -49,10 +51,17 @@ class Dispatcher:
 
     async def run(self, stop: asyncio.Event) -> None:
         await self._connector.start(self._delivery.receipt, self._inbound)
+        loop = asyncio.get_running_loop()
+        next_sweep = loop.time()
         try:
             while not stop.is_set():
+                if loop.time() >= next_sweep:
+                    next_sweep = loop.time() + self._sweep_every
+                    await self._sweep()
                 free = self._concurrency - len(self._in_flight)
-                jobs = await self._delivery.claim(self.owner, free) if free > 0 else []
+                # While the carrier cannot submit (no bind), messages wait in the queue.
+                ready = free > 0 and self._connector.ready()
+                jobs = await self._delivery.claim(self.owner, free) if ready else []
                 for job in jobs:
                     task = asyncio.create_task(self._deliver(job))
                     self._in_flight.add(task)
@@ -62,6 +71,13 @@ class Dispatcher:
         finally:
             await asyncio.gather(*self._in_flight, return_exceptions=True)
             await self._connector.close()
+
+    async def _sweep(self) -> None:
+        """Give up on receipts that never came (bounded work per sweep)."""
+        try:
+            await self._delivery.expire_receipts()
+        except Exception:
+            logger.exception("expiring overdue receipts failed; will try again")
 
     async def _idle(self, stop: asyncio.Event) -> None:
         self._wake.clear()
