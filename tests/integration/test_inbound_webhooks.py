@@ -15,6 +15,7 @@ from smsgate.connectors.base import (
     InboundHandler,
     InboundSms,
     OutboundSms,
+    PartRecorder,
     ReceiptHandler,
     SubmitResult,
 )
@@ -156,7 +157,9 @@ class _PhoneCarrier:
     async def start(self, on_receipt: ReceiptHandler, on_inbound: InboundHandler) -> None:
         await on_inbound(self._sms)
 
-    async def submit(self, sms: OutboundSms) -> SubmitResult:
+    async def submit(
+        self, sms: OutboundSms, record_part: PartRecorder | None = None
+    ) -> SubmitResult:
         return SubmitResult(f"phone-{sms.message_sid}")
 
     async def close(self) -> None:

@@ -16,6 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
 
+from smsgate.domain.delivery import SubmitProgress
+
+__all__ = ["SubmitProgress"]  # re-exported: connectors build it
+
 
 @dataclass(frozen=True, slots=True)
 class OutboundSms:
@@ -29,6 +33,8 @@ class OutboundSms:
     media_urls: tuple[str, ...]
     num_segments: int
     attempt: int
+    # parts an earlier, interrupted attempt got confirmed: resume after them, same reference
+    resume: SubmitProgress | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +112,7 @@ class PermanentError(ConnectorError):
 
 
 ReceiptHandler = Callable[[Receipt], Awaitable[None]]
+PartRecorder = Callable[[SubmitProgress], Awaitable[None]]
 InboundHandler = Callable[[InboundSms], Awaitable[None]]
 
 
@@ -123,8 +130,14 @@ class Connector(Protocol):
         """Connect (bind) and begin reporting receipts and inbound messages."""
         ...
 
-    async def submit(self, sms: OutboundSms) -> SubmitResult:
-        """Hand one message to the carrier. Raises TemporaryError or PermanentError."""
+    async def submit(
+        self, sms: OutboundSms, record_part: PartRecorder | None = None
+    ) -> SubmitResult:
+        """Hand one message to the carrier. Raises TemporaryError or PermanentError.
+
+        A carrier that splits a message awaits ``record_part`` after each confirmed part but
+        the last, so that a later attempt resumes from ``sms.resume``.
+        """
         ...
 
     async def close(self) -> None:

@@ -17,6 +17,7 @@ from smsgate.connectors.base import (
     Connector,
     InboundHandler,
     OutboundSms,
+    PartRecorder,
     PermanentError,
     ReceiptHandler,
     SubmitResult,
@@ -61,7 +62,9 @@ class RoutingConnector:
     async def close(self) -> None:
         await asyncio.gather(*(carrier.close() for carrier in self._carriers.values()))
 
-    async def submit(self, sms: OutboundSms) -> SubmitResult:
+    async def submit(
+        self, sms: OutboundSms, record_part: PartRecorder | None = None
+    ) -> SubmitResult:
         route = self.route(sms.to)
         if route is None:
             raise PermanentError(21408, f"No carrier route for {sms.to}")
@@ -70,7 +73,7 @@ class RoutingConnector:
             if not carrier.ready():
                 continue
             try:
-                return await carrier.submit(sms)
+                return await carrier.submit(sms, record_part)
             except TemporaryError as exc:
                 if exc.counts:
                     raise

@@ -25,6 +25,7 @@ from smsgate.clock import Clock, SystemClock
 from smsgate.connectors.base import (
     InboundHandler,
     OutboundSms,
+    PartRecorder,
     PermanentError,
     Receipt,
     ReceiptHandler,
@@ -97,7 +98,9 @@ class SimulatorConnector:
         await asyncio.gather(*self._pending, return_exceptions=True)
         self._pending.clear()
 
-    async def submit(self, sms: OutboundSms) -> SubmitResult:
+    async def submit(
+        self, sms: OutboundSms, record_part: PartRecorder | None = None
+    ) -> SubmitResult:
         if sms.to in FAILED:
             raise PermanentError(*FAILED[sms.to])
         if sms.to == FLAKY and sms.attempt <= FLAKY_FAILURES:

@@ -108,6 +108,15 @@ RECEIPT_SETTLED = frozenset({Status.DELIVERED, Status.UNDELIVERED, Status.FAILED
 
 
 @dataclass(frozen=True, slots=True)
+class SubmitProgress:
+    """The parts of a split message the carrier has confirmed so far (their carrier ids,
+    in order) and the concatenation reference they were sent with."""
+
+    ref: int
+    part_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class CarrierRef:
     """What a carrier's id stands for: part ``part`` of ``parts`` of a message."""
 

@@ -23,6 +23,7 @@ from smsgate.domain.delivery import (
     DeliveryJob,
     JobAction,
     ParkedReceipt,
+    SubmitProgress,
     Transition,
     combined_status,
     error_message,
@@ -91,6 +92,9 @@ class DeliveryService:
             if changed is None:
                 return None
             message = changed
+        resume = None
+        if message.num_segments > 1:
+            resume = await self._store.get_submit_progress(message.sid)
         sms = OutboundSms(
             message_sid=message.sid,
             account_sid=message.account_sid,
@@ -100,8 +104,14 @@ class DeliveryService:
             media_urls=tuple(message.media_urls),
             num_segments=message.num_segments,
             attempt=job.attempt,
+            resume=resume,
         )
         return message, sms
+
+    async def record_parts(self, message_sid: str, progress: SubmitProgress) -> None:
+        """The carrier confirmed some parts of a split message: a later attempt resumes
+        after them instead of sending them twice."""
+        await self._store.save_submit_progress(message_sid, progress)
 
     async def _assign(self, job: DeliveryJob, message: Message) -> None:
         """A Messaging Service message is due: give it a sender and a slot in its queue.

@@ -23,6 +23,7 @@ from smsgate.domain.delivery import (
     DeliveryJob,
     MoPart,
     ParkedReceipt,
+    SubmitProgress,
     Transition,
 )
 from smsgate.domain.inbound import InboundRecord, QueuedReply
@@ -206,6 +207,14 @@ class Store(Protocol):
 
     async def drop_receipt_wait(self, message_sid: str) -> None:
         """Stop waiting for a message's receipt."""
+        ...
+
+    async def get_submit_progress(self, message_sid: str) -> SubmitProgress | None:
+        """The parts of a split message confirmed by an earlier, interrupted attempt."""
+        ...
+
+    async def save_submit_progress(self, message_sid: str, progress: SubmitProgress) -> None:
+        """Record confirmed parts (the ``sent`` transition clears the record)."""
         ...
 
     async def add_mo_part(self, part: MoPart) -> list[str] | None:

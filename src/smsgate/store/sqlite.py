@@ -36,6 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+import orjson
+
 from smsgate.domain.accounts import Account, ApiKey
 from smsgate.domain.delivery import (
     Callback,
@@ -46,6 +48,7 @@ from smsgate.domain.delivery import (
     DeliveryJob,
     MoPart,
     ParkedReceipt,
+    SubmitProgress,
     Transition,
 )
 from smsgate.domain.inbound import InboundRecord, QueuedReply
@@ -717,6 +720,21 @@ class SqliteStore:
     async def drop_receipt_wait(self, message_sid: str) -> None:
         await self._write(
             lambda c: c.execute("DELETE FROM receipt_waits WHERE message_sid = ?", (message_sid,))
+        )
+
+    async def get_submit_progress(self, message_sid: str) -> SubmitProgress | None:
+        r = self._one(
+            "SELECT ref, part_ids FROM submit_progress WHERE message_sid = ?", (message_sid,)
+        )
+        return None if r is None else SubmitProgress(int(r[0]), tuple(orjson.loads(r[1])))
+
+    async def save_submit_progress(self, message_sid: str, progress: SubmitProgress) -> None:
+        await self._write(
+            lambda c: c.execute(
+                "INSERT OR REPLACE INTO submit_progress (message_sid, ref, part_ids) "
+                "VALUES (?, ?, ?)",
+                (message_sid, progress.ref, orjson.dumps(list(progress.part_ids)).decode()),
+            )
         )
 
     async def add_mo_part(self, part: MoPart) -> list[str] | None:

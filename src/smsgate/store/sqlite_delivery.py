@@ -164,6 +164,8 @@ def apply_transition(c: sqlite3.Connection, t: Transition) -> Message | None:
                 for part, carrier_id in enumerate(part_ids, start=1)
             ],
         )
+    if part_ids or t.status in RECEIPT_SETTLED:
+        c.execute("DELETE FROM submit_progress WHERE message_sid = ?", (t.message_sid,))
     if t.receipt_due_us is not None:
         c.execute(
             "INSERT OR REPLACE INTO receipt_waits (message_sid, due_at) VALUES (?, ?)",

@@ -11,7 +11,14 @@ import asyncio
 import logging
 import secrets
 
-from smsgate.connectors.base import Connector, InboundHandler, InboundSms, TemporaryError
+from smsgate.connectors.base import (
+    Connector,
+    InboundHandler,
+    InboundSms,
+    PartRecorder,
+    SubmitProgress,
+    TemporaryError,
+)
 from smsgate.domain.delivery import DeliveryJob
 from smsgate.services.delivery import DeliveryService
 
@@ -96,7 +103,7 @@ class Dispatcher:
             message, sms = started
             try:
                 async with asyncio.timeout(self._submit_timeout):
-                    result = await self._connector.submit(sms)
+                    result = await self._connector.submit(sms, self._recorder(sms.message_sid))
             except TimeoutError:
                 error = TemporaryError(30008, "The carrier did not answer the submit in time")
                 await self._delivery.submit_failed(job, message, error)
@@ -108,6 +115,12 @@ class Dispatcher:
         except Exception:
             # The lease expires and the job is claimed again; nothing is lost.
             logger.exception("delivering %s failed; it will be retried", job.message_sid)
+
+    def _recorder(self, message_sid: str) -> PartRecorder:
+        async def record(progress: SubmitProgress) -> None:
+            await self._delivery.record_parts(message_sid, progress)
+
+        return record
 
     async def _inbound(self, sms: InboundSms) -> None:
         if self._on_inbound is None:

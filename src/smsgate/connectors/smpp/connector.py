@@ -24,8 +24,10 @@ from smsgate.connectors.base import (
     InboundPart,
     InboundSms,
     OutboundSms,
+    PartRecorder,
     Receipt,
     ReceiptHandler,
+    SubmitProgress,
     SubmitResult,
     TemporaryError,
 )
@@ -125,20 +127,30 @@ class SmppConnector:
 
     # --- submitting -----------------------------------------------------------------------
 
-    async def submit(self, sms: OutboundSms) -> SubmitResult:
-        self._ref = (self._ref + 1) % 0x10000
-        ref = self._ref if self._config.concat is not text.Concat.UDH8 else self._ref & 0xFF
+    async def submit(
+        self, sms: OutboundSms, record_part: PartRecorder | None = None
+    ) -> SubmitResult:
+        if sms.resume is not None:
+            ref = sms.resume.ref
+            done = list(sms.resume.part_ids)
+        else:
+            self._ref = (self._ref + 1) % 0x10000
+            ref = self._ref if self._config.concat is not text.Concat.UDH8 else self._ref & 0xFF
+            done = []
         parts = text.split(sms.body, self._config.concat, ref)
         source = self._source(sms.from_)
-        ids = [await self._submit_part(sms, source, part) for part in parts]
-        keys = tuple(f"{self.name}:{receipts.canonical_id(i)}" for i in ids)
+        for part in parts[len(done) :]:
+            message_id = await self._submit_part(sms, source, part)
+            done.append(f"{self.name}:{receipts.canonical_id(message_id)}")
+            if record_part is not None and len(done) < len(parts):
+                await record_part(SubmitProgress(ref, tuple(done)))
         return SubmitResult(
-            carrier_id=keys[0],
+            carrier_id=done[0],
             parts=len(parts),
-            part_ids=keys,
-            receipt_timeout=self._config.receipt_timeout
-            if self._config.registered_delivery
-            else None,
+            part_ids=tuple(done),
+            receipt_timeout=(
+                self._config.receipt_timeout if self._config.registered_delivery else None
+            ),
         )
 
     async def _submit_part(self, sms: OutboundSms, source: dict[str, Any], part: text.Part) -> str:

@@ -11,6 +11,8 @@ Create Date: 2026-11-25
   receipt before the submit_sm_resp has been recorded); they are applied when it is.
 * ``receipt_waits`` is when a ``sent`` message stops waiting for its receipt.
 * ``mo_parts`` keeps the parts of a concatenated inbound message until all have arrived.
+* ``submit_progress`` records the parts of a split message the SMSC has confirmed, so an
+  attempt cut short (crash, lost bind) resumes after them instead of sending them again.
 """
 
 from __future__ import annotations
@@ -63,9 +65,16 @@ def upgrade() -> None:
             "carrier", "source", "destination", "ref", "total", "seq", name="mo_parts_pkey"
         ),
     )
+    op.create_table(
+        "submit_progress",
+        sa.Column("message_sid", SID, primary_key=True),
+        sa.Column("ref", sa.Integer, nullable=False),
+        sa.Column("part_ids", sa.Text, nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("submit_progress")
     op.drop_table("mo_parts")
     op.drop_table("receipt_waits")
     op.drop_table("parked_receipts")
