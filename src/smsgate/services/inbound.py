@@ -121,7 +121,8 @@ class InboundService:
                 return
             sms = replace(sms, body="".join(bodies), num_segments=len(bodies), part=None)
         try:
-            await self.inject(sms.from_, sms.to, sms.body, sms.media_urls)
+            number = await self._number(sms.to)
+            await self._receive(number, sms.from_, sms.body, sms.media_urls, sms.num_segments)
         except SmsgateError as exc:
             logger.warning("inbound message from %s to %s dropped: %s", sms.from_, sms.to, exc)
         if part is not None:
@@ -139,8 +140,15 @@ class InboundService:
         return number
 
     async def _receive(
-        self, number: PhoneNumber, from_: str | None, body: str, media_urls: tuple[str, ...]
+        self,
+        number: PhoneNumber,
+        from_: str | None,
+        body: str,
+        media_urls: tuple[str, ...],
+        parts: int = 1,
     ) -> Message:
+        """``parts``: how many SMS the carrier delivered the body in (Twilio's NumSegments
+        of an inbound message), when more than the body needs."""
         sender = _valid_sender(from_, number.phone_number)
         check_content(body, media_urls)
         now = self._clock.now()
@@ -153,7 +161,7 @@ class InboundService:
             body=body,
             status=Status.RECEIVED,
             direction=Direction.INBOUND,
-            num_segments=info.num_segments,
+            num_segments=max(info.num_segments, parts),
             num_media=len(media_urls),
             date_created=now,
             date_updated=now,

@@ -313,10 +313,17 @@ def park_receipt(c: sqlite3.Connection, receipt: ParkedReceipt) -> CarrierRef | 
     if found is not None:
         return found
     c.executemany(
-        "INSERT INTO parked_receipts (carrier_id, status, error_code, done_date, created_at) "
-        "VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO parked_receipts (carrier_id, receipt, status, error_code, done_date, "
+        "created_at) VALUES (?, ?, ?, ?, ?, ?)",
         [
-            (carrier_id, receipt.status, receipt.error_code, receipt.done_date, receipt.received_us)
+            (
+                carrier_id,
+                receipt.carrier_ids[0],
+                receipt.status,
+                receipt.error_code,
+                receipt.done_date,
+                receipt.received_us,
+            )
             for carrier_id in receipt.carrier_ids
         ],
     )
@@ -326,22 +333,19 @@ def park_receipt(c: sqlite3.Connection, receipt: ParkedReceipt) -> CarrierRef | 
 def take_parked_receipts(
     c: sqlite3.Connection, carrier_ids: tuple[str, ...]
 ) -> list[tuple[str, ParkedReceipt]]:
-    """The parked receipts for these carrier ids (with the id each matched), removed."""
-    found: list[tuple[str, ParkedReceipt]] = []
+    """The parked receipts for these carrier ids (with the id each matched), removed
+    under every form of their id."""
+    found: dict[str, tuple[str, ParkedReceipt]] = {}
     for carrier_id in carrier_ids:
-        rows_ = c.execute(
-            "SELECT status, error_code, done_date, created_at FROM parked_receipts "
+        matched = c.execute(
+            "SELECT receipt, status, error_code, done_date, created_at FROM parked_receipts "
             "WHERE carrier_id = ? ORDER BY id",
             (carrier_id,),
         ).fetchall()
-        for r in rows_:
-            found.append((carrier_id, ParkedReceipt((carrier_id,), r[0], r[1], r[2], r[3])))
-    if found:
-        # a receipt was parked under every form of its id: drop all of them
-        c.executemany(
-            "DELETE FROM parked_receipts WHERE carrier_id = ?", [(i,) for i in carrier_ids]
-        )
-    return found
+        for r in matched:
+            found.setdefault(r[0], (carrier_id, ParkedReceipt((carrier_id,), *r[1:])))
+    c.executemany("DELETE FROM parked_receipts WHERE receipt = ?", [(k,) for k in found])
+    return list(found.values())
 
 
 def mark_part(c: sqlite3.Connection, carrier_id: str, state: str) -> list[str]:

@@ -39,12 +39,15 @@ def upgrade() -> None:
         "parked_receipts",
         sa.Column("id", ID, primary_key=True, autoincrement=True),
         sa.Column("carrier_id", sa.Text, nullable=False),
+        # one receipt is parked under every form of its id; they share ``receipt``
+        sa.Column("receipt", sa.Text, nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("error_code", sa.Integer),
         sa.Column("done_date", sa.String(12)),
         sa.Column("created_at", sa.BigInteger, nullable=False),
     )
     op.create_index("parked_receipts_carrier_id", "parked_receipts", ["carrier_id"])
+    op.create_index("parked_receipts_receipt", "parked_receipts", ["receipt"])
     op.create_table(
         "receipt_waits",
         sa.Column("message_sid", SID, primary_key=True),

@@ -1,0 +1,184 @@
+"""Receipts on a real SQLite store: early receipts, split messages, receipt deadlines,
+resumed split submits, and concatenated inbound parts. Time is a FakeClock."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from smsgate.clock import FakeClock
+from smsgate.connectors.base import InboundPart, InboundSms, Receipt, SubmitResult
+from smsgate.domain.accounts import Account, AccountStatus
+from smsgate.domain.delivery import SubmitProgress
+from smsgate.domain.messages import CreateRequest, Direction, Message, Status
+from smsgate.domain.numbers import PhoneNumber
+from smsgate.domain.paging import parse_page_request
+from smsgate.ids import new_sid
+from smsgate.services.delivery import DeliveryService
+from smsgate.services.inbound import InboundService
+from smsgate.services.messages import MessageService
+from smsgate.store.base import MessageFilter
+from smsgate.store.sqlite import SqliteStore
+
+NUMBER, PHONE = "+15017122661", "+15558675310"
+
+
+@dataclass
+class World:
+    store: SqliteStore
+    clock: FakeClock
+    account: Account
+    messages: MessageService
+    delivery: DeliveryService
+    inbound: InboundService
+
+    async def sending(self, body: str = "hello") -> Message:
+        """A message claimed by a worker and marked ``sending``."""
+        created = await self.messages.create(
+            self.account, CreateRequest(to=PHONE, from_=NUMBER, body=body)
+        )
+        jobs = await self.delivery.claim("test", 10)
+        job = next(j for j in jobs if j.message_sid == created.sid)
+        started = await self.delivery.start(job)
+        assert started is not None
+        return started[0]
+
+    async def status(self, sid: str) -> Message:
+        message = await self.store.get_message_by_sid(sid)
+        assert message is not None
+        return message
+
+
+@asynccontextmanager
+async def world(tmp_path: Path) -> AsyncIterator[World]:
+    store = SqliteStore(tmp_path / "smsgate.db")
+    await store.open()
+    clock = FakeClock(datetime(2026, 11, 25, 12, 0, tzinfo=UTC))
+    now = clock.now()
+    sid = new_sid("AC")
+    account = Account(sid, sid, "test", "token", AccountStatus.ACTIVE, now, now)
+    await store.create_account(account)
+    await store.create_number(PhoneNumber(new_sid("PN"), sid, NUMBER, "n", now, now))
+    try:
+        yield World(
+            store,
+            clock,
+            account,
+            MessageService(store, clock, sender_mps=0),
+            DeliveryService(store, clock, sender_mps=0),
+            InboundService(store, clock, sender_mps=0),
+        )
+    finally:
+        await store.close()
+
+
+def run(tmp_path: Path, scenario: Callable[[World], Awaitable[None]]) -> None:
+    async def main() -> None:
+        async with world(tmp_path) as w:
+            await scenario(w)
+
+    asyncio.run(main())
+
+
+def test_a_receipt_that_overtakes_its_submit_is_kept_and_applied(tmp_path: Path) -> None:
+    async def scenario(w: World) -> None:
+        message = await w.sending()
+        # the SMSC receipts id 0A1B2C (as decimal 662316) before submit_sm_resp is recorded
+        await w.delivery.receipt(Receipt("smpp:662316", "delivered", alternatives=("smpp:a1b2c",)))
+        assert (await w.status(message.sid)).status is Status.SENDING
+        await w.delivery.submitted(message, SubmitResult("smpp:a1b2c", receipt_timeout=60))
+        after = await w.status(message.sid)
+        assert after.status is Status.DELIVERED
+        assert await w.store.take_parked_receipts(("smpp:662316", "smpp:a1b2c")) == []
+
+    run(tmp_path, scenario)
+
+
+def test_a_split_message_follows_all_of_its_parts(tmp_path: Path) -> None:
+    async def scenario(w: World) -> None:
+        ok = await w.sending("a" * 400)
+        bad = await w.sending("b" * 400)
+        ids = ("smpp:1", "smpp:2", "smpp:3")
+        await w.delivery.submitted(ok, SubmitResult(ids[0], parts=3, part_ids=ids))
+        bad_ids = ("smpp:4", "smpp:5", "smpp:6")
+        await w.delivery.submitted(bad, SubmitResult(bad_ids[0], parts=3, part_ids=bad_ids))
+        for carrier_id in ids[:2]:
+            await w.delivery.receipt(Receipt(carrier_id, "delivered"))
+        assert (await w.status(ok.sid)).status is Status.SENT
+        await w.delivery.receipt(Receipt(ids[2], "delivered"))
+        assert (await w.status(ok.sid)).status is Status.DELIVERED
+
+        await w.delivery.receipt(Receipt("smpp:5", "undelivered", error_code=30003))
+        failed = await w.status(bad.sid)
+        assert (failed.status, failed.error_code) == (Status.UNDELIVERED, 30003)
+        # the other parts' receipts change nothing any more
+        await w.delivery.receipt(Receipt("smpp:4", "delivered"))
+        await w.delivery.receipt(Receipt("smpp:6", "delivered"))
+        assert (await w.status(bad.sid)).status is Status.UNDELIVERED
+
+    run(tmp_path, scenario)
+
+
+def test_a_message_whose_receipt_never_comes_becomes_undelivered(tmp_path: Path) -> None:
+    async def scenario(w: World) -> None:
+        waiting = await w.sending()
+        answered = await w.sending()
+        for message, carrier_id in ((waiting, "smpp:10"), (answered, "smpp:11")):
+            await w.delivery.submitted(message, SubmitResult(carrier_id, receipt_timeout=600))
+        await w.delivery.receipt(Receipt("smpp:11", "delivered"))
+        w.clock.advance(599)
+        assert await w.delivery.expire_receipts() == 0
+        w.clock.advance(2)
+        assert await w.delivery.expire_receipts() == 1  # only the one still waiting
+        given_up = await w.status(waiting.sid)
+        assert (given_up.status, given_up.error_code) == (Status.UNDELIVERED, 30008)
+        assert (await w.status(answered.sid)).status is Status.DELIVERED
+        # a late receipt cannot move a settled message, and nothing is due any more
+        await w.delivery.receipt(Receipt("smpp:10", "delivered"))
+        assert (await w.status(waiting.sid)).status is Status.UNDELIVERED
+        w.clock.advance(3600)
+        assert await w.delivery.expire_receipts() == 0
+
+    run(tmp_path, scenario)
+
+
+def test_an_interrupted_split_submit_resumes_after_its_confirmed_parts(tmp_path: Path) -> None:
+    async def scenario(w: World) -> None:
+        message = await w.sending("c" * 400)
+        await w.delivery.record_parts(message.sid, SubmitProgress(77, ("smpp:20", "smpp:21")))
+        # the attempt dies; the lease runs out and the job is claimed again
+        w.clock.advance(3600)
+        (job,) = await w.delivery.claim("second", 10)
+        started = await w.delivery.start(job)
+        assert started is not None
+        assert started[1].resume == SubmitProgress(77, ("smpp:20", "smpp:21"))
+        ids = ("smpp:20", "smpp:21", "smpp:22")
+        await w.delivery.submitted(started[0], SubmitResult(ids[0], parts=3, part_ids=ids))
+        assert await w.store.get_submit_progress(message.sid) is None
+
+    run(tmp_path, scenario)
+
+
+def test_concatenated_inbound_parts_become_one_message(tmp_path: Path) -> None:
+    async def scenario(w: World) -> None:
+        texts = ["Hello, ", "this came ", "in three parts"]
+        for seq in (3, 1, 1, 2):  # out of order, and part 1 delivered twice
+            await w.inbound.receive_sms(
+                InboundSms(
+                    PHONE, NUMBER, texts[seq - 1], carrier="smpp", part=InboundPart(9, 3, seq)
+                )
+            )
+        page = await w.store.list_messages(
+            w.account.sid,
+            MessageFilter(to=NUMBER),
+            parse_page_request(None, None, None, "SM", "MM"),
+        )
+        inbound = [m for m in page.items if m.direction is Direction.INBOUND]
+        assert [m.body for m in inbound] == ["Hello, this came in three parts"]
+        assert inbound[0].num_segments == 3
+
+    run(tmp_path, scenario)
