@@ -182,3 +182,21 @@ def test_concatenated_inbound_parts_become_one_message(tmp_path: Path) -> None:
         assert inbound[0].num_segments == 3
 
     run(tmp_path, scenario)
+
+
+def test_a_queued_message_past_its_validity_fails_before_its_turn(tmp_path: Path) -> None:
+    async def scenario(w: World) -> None:
+        slow = MessageService(w.store, w.clock, sender_mps=0.01)  # one segment per 100 s
+        first = await slow.create(w.account, CreateRequest(to=PHONE, from_=NUMBER, body="1"))
+        late = await slow.create(
+            w.account, CreateRequest(to=PHONE, from_=NUMBER, body="2", validity_period=5)
+        )
+        w.clock.advance(4)
+        assert await w.delivery.expire_jobs("sweeper") == 0
+        w.clock.advance(2)
+        assert await w.delivery.expire_jobs("sweeper") == 1
+        expired = await w.status(late.sid)
+        assert (expired.status, expired.error_code) == (Status.FAILED, 30036)
+        assert (await w.status(first.sid)).status is Status.QUEUED
+
+    run(tmp_path, scenario)

@@ -72,6 +72,14 @@ class DeliveryService:
         """Lease up to ``limit`` due jobs; a crashed owner's leases expire and are re-claimed."""
         return await self._store.claim_jobs(owner, self._now_us(), self._lease_us, limit)
 
+    async def expire_jobs(self, owner: str, limit: int = 100) -> int:
+        """Fail queued messages past their validity period (30036) without waiting for
+        their turn: a slow sender's backlog, or everything while the carrier is down."""
+        jobs = await self._store.claim_expired_jobs(owner, self._now_us(), self._lease_us, limit)
+        for job in jobs:
+            await self.start(job)  # finds it expired: fails it and ends the job
+        return len(jobs)
+
     async def start(self, job: DeliveryJob) -> tuple[Message, OutboundSms] | None:
         """Mark the message ``sending`` (or expire it); None when there is nothing to submit."""
         message = await self._store.get_message(job.account_sid, job.message_sid)

@@ -169,6 +169,12 @@ class Store(Protocol):
         """Lease up to ``limit`` jobs that are due and not leased by a live owner."""
         ...
 
+    async def claim_expired_jobs(
+        self, owner: str, now_us: int, lease_us: int, limit: int
+    ) -> list[DeliveryJob]:
+        """Lease jobs past their validity period that no live worker holds, due or not."""
+        ...
+
     async def drop_job(self, message_sid: str) -> None:
         """Remove a job whose message no longer needs delivering."""
         ...

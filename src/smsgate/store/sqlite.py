@@ -694,6 +694,13 @@ class SqliteStore:
     ) -> list[DeliveryJob]:
         return await self._write(lambda c: delivery.claim_jobs(c, owner, now_us, lease_us, limit))
 
+    async def claim_expired_jobs(
+        self, owner: str, now_us: int, lease_us: int, limit: int
+    ) -> list[DeliveryJob]:
+        return await self._write(
+            lambda c: delivery.claim_expired_jobs(c, owner, now_us, lease_us, limit)
+        )
+
     async def drop_job(self, message_sid: str) -> None:
         await self._write(lambda c: delivery.drop_job(c, message_sid))
 

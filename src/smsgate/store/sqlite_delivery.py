@@ -117,6 +117,24 @@ def claim_jobs(
     return [DeliveryJob(r[0], r[1], r[2], r[3], r[4] + 1, r[5]) for r in found]
 
 
+def claim_expired_jobs(
+    c: sqlite3.Connection, owner: str, now_us: int, lease_us: int, limit: int
+) -> list[DeliveryJob]:
+    """Lease jobs past their validity that no live worker holds, due or not."""
+    found = c.execute(
+        "SELECT message_sid, account_sid, sender, segments, attempt, expires_at "
+        "FROM delivery_jobs WHERE expires_at < ? AND (lease_owner IS NULL OR ready_at <= ?) "
+        "ORDER BY expires_at LIMIT ?",
+        (now_us, now_us, limit),
+    ).fetchall()
+    c.executemany(
+        "UPDATE delivery_jobs SET ready_at = ?, lease_owner = ?, attempt = attempt + 1 "
+        "WHERE message_sid = ?",
+        [(now_us + lease_us, owner, r[0]) for r in found],
+    )
+    return [DeliveryJob(r[0], r[1], r[2], r[3], r[4] + 1, r[5]) for r in found]
+
+
 def drop_job(c: sqlite3.Connection, message_sid: str) -> None:
     _finish_job(c, message_sid)
 

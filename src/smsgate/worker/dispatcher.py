@@ -80,9 +80,11 @@ class Dispatcher:
             await self._connector.close()
 
     async def _sweep(self) -> None:
-        """Give up on receipts that never came (bounded work per sweep)."""
+        """Give up on receipts that never came and on messages past their validity
+        (bounded work per sweep)."""
         try:
             await self._delivery.expire_receipts()
+            await self._delivery.expire_jobs(self.owner)
         except Exception:
             logger.exception("expiring overdue receipts failed; will try again")
 

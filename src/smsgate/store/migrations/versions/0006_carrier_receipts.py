@@ -11,6 +11,8 @@ Create Date: 2026-11-25
   receipt before the submit_sm_resp has been recorded); they are applied when it is.
 * ``receipt_waits`` is when a ``sent`` message stops waiting for its receipt.
 * ``mo_parts`` keeps the parts of a concatenated inbound message until all have arrived.
+* ``delivery_jobs_expires`` lets the worker find queued messages past their validity period
+  while they are not due yet (or while no carrier bind is up).
 * ``submit_progress`` records the parts of a split message the SMSC has confirmed, so an
   attempt cut short (crash, lost bind) resumes after them instead of sending them again.
 """
@@ -68,6 +70,8 @@ def upgrade() -> None:
             "carrier", "source", "destination", "ref", "total", "seq", name="mo_parts_pkey"
         ),
     )
+    # the worker fails queued messages past their validity even while they are not due
+    op.create_index("delivery_jobs_expires", "delivery_jobs", ["expires_at"])
     op.create_table(
         "submit_progress",
         sa.Column("message_sid", SID, primary_key=True),
@@ -78,6 +82,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("submit_progress")
+    op.drop_index("delivery_jobs_expires", "delivery_jobs")
     op.drop_table("mo_parts")
     op.drop_table("receipt_waits")
     op.drop_table("parked_receipts")
