@@ -205,6 +205,73 @@ def test_the_fallback_url_is_used_when_the_sms_url_fails(
     assert [(u, s) for u, s, _ in logged] == [(receiver.url("/fail/sms"), 500), (fallback, 200)]
 
 
+@pytest.mark.parametrize(
+    ("answer", "content_type"),
+    [
+        ("<Response><Message>unclosed</Response>", "text/xml"),  # malformed XML
+        ("<html><body>Thanks!</body></html>", "text/html"),  # XML, but not a <Response>
+        ("OK", "application/xml"),  # says XML, is not
+    ],
+)
+def test_a_2xx_answer_that_is_not_twiml_fails_over_to_the_fallback(
+    server: Server, tenant: Tenant, receiver: Receiver, answer: str, content_type: str
+) -> None:
+    primary = receiver.answer("/broken", answer, content_type=content_type)
+    fallback = receiver.answer("/rescue", "<Response><Message>rescued</Message></Response>")
+    set_webhook(tenant, sms_url=primary, sms_fallback_url=fallback)
+    sid = received(tenant, "hello?")["sid"]
+    wait_until(lambda: [h.path for h in receiver.for_message(sid)] == ["/broken", "/rescue"])
+    replies = wait_until(lambda: replies_to(tenant, PHONE))
+    assert [r.body for r in replies] == ["rescued"]
+    (first_url, first_status, first_error), (second_url, second_status, second_error) = attempts(
+        server, sid
+    )
+    assert (first_url, first_status, second_url, second_status) == (primary, 200, fallback, 200)
+    assert first_error.startswith("12100: ")  # Twilio's "Document parse failure"
+    assert second_error is None
+
+
+def test_when_the_fallback_answers_malformed_twiml_too_nothing_is_sent(
+    server: Server, tenant: Tenant, receiver: Receiver
+) -> None:
+    primary = receiver.answer("/broken-1", "<Response><Message>x</Response>")
+    fallback = receiver.answer("/broken-2", "<Reply>not TwiML</Reply>", content_type="text/xml")
+    set_webhook(tenant, sms_url=primary, sms_fallback_url=fallback)
+    sid = received(tenant, "hello?")["sid"]
+    logged = wait_until(lambda: len(found := attempts(server, sid)) == 2 and found)
+    assert [(u, s) for u, s, _ in logged] == [(primary, 200), (fallback, 200)]
+    assert all(error.startswith("12100: ") for _, _, error in logged)
+    # The webhook was requested (date_sent is set) and the server carries on.
+    assert tenant.client.messages(sid).fetch().date_sent is not None
+    assert replies_to(tenant, PHONE) == []
+    assert server.healthy()
+    later = receiver.answer("/fine", "<Response><Message>fine</Message></Response>")
+    set_webhook(tenant, sms_url=later, sms_fallback_url="")
+    received(tenant, "and now?")
+    assert [r.body for r in wait_until(lambda: replies_to(tenant, PHONE))] == ["fine"]
+
+
+@pytest.mark.parametrize(
+    ("answer", "content_type"),
+    [
+        ("OK, thanks", "text/plain"),
+        ("", "text/xml"),
+        ("", "text/plain"),
+        ("<Response/>", "text/xml"),
+    ],
+)
+def test_an_empty_or_non_xml_answer_is_not_a_failure(
+    server: Server, tenant: Tenant, receiver: Receiver, answer: str, content_type: str
+) -> None:
+    primary = receiver.answer("/plain", answer, content_type=content_type)
+    set_webhook(tenant, sms_url=primary, sms_fallback_url=receiver.url("/ok/never"))
+    sid = received(tenant, "hello?")["sid"]
+    logged = wait_until(lambda: attempts(server, sid))
+    assert logged == [(primary, 200, None)]
+    assert [h.path for h in receiver.for_message(sid)] == ["/plain"]
+    assert replies_to(tenant, PHONE) == []
+
+
 def test_a_twiml_reply_becomes_a_delivered_outbound_reply(
     tenant: Tenant, receiver: Receiver
 ) -> None:
@@ -233,6 +300,7 @@ def test_a_twiml_reply_becomes_a_delivered_outbound_reply(
         ("", "text/xml", None),
         ("<Response><Message>unclosed</Response>", "text/xml", "12100"),
         ("<Response><Message to='not a number'>x</Message></Response>", "text/xml", "21211"),
+        ("<Response><Message></Message></Response>", "text/xml", "21602"),
     ],
 )
 def test_answers_that_create_no_reply(
