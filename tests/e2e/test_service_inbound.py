@@ -16,7 +16,7 @@ import pytest
 from twilio.base.exceptions import TwilioRestException
 from twilio.request_validator import RequestValidator
 
-from tests.conftest import Server, Tenant, wait_until
+from tests.conftest import Server, Tenant, random_number, wait_until
 from tests.e2e.test_inbound import PHONE, attempts, one_hit, received, replies_to, set_webhook
 from tests.e2e.test_services import messaging
 from tests.fakes.receiver import Receiver
@@ -159,3 +159,27 @@ def test_a_service_without_an_inbound_url_requests_nothing(
         tenant.client.messages.create(to=PHONE, messaging_service_sid=service.sid, body="x")
     assert info.value.code == 21610
     assert receiver.hits == []
+
+
+def test_a_twiml_reply_from_a_pooled_number_respects_the_services_opt_out(
+    server: Server, tenant: Tenant, receiver: Receiver
+) -> None:
+    url = receiver.answer("/service-twiml", "<Response><Message>hello again</Message></Response>")
+    service = pooled(tenant, server, inbound_request_url=url)
+    client = messaging(tenant, server)
+    other = client.incoming_phone_numbers.create(phone_number=random_number())
+    client.messaging.v1.services(service.sid).phone_numbers.create(phone_number_sid=other.sid)
+    phone = "+15558670077"
+    stop = received(tenant, "stop", sender=phone)["sid"]
+    wait_until(lambda: attempts(server, stop))
+    # The phone writes to the service's other number: its webhook's reply is refused.
+    hi = tenant.http.post(
+        "/simulator/inbound", data={"From": phone, "To": other.phone_number, "Body": "hi"}
+    ).json()["sid"]
+    logged = wait_until(lambda: attempts(server, hi))
+    assert logged[0][1] == 200 and logged[0][2].startswith("21610")
+    sent = tenant.client.messages.list(to=phone)
+    assert [m.body for m in sent if m.direction == "outbound-reply"] == [
+        "You have successfully been unsubscribed. You will not receive any "
+        "more messages from this number. Reply START to resubscribe."
+    ]
