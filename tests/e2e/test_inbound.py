@@ -13,7 +13,7 @@ import pytest
 from twilio.base.exceptions import TwilioRestException
 from twilio.request_validator import RequestValidator
 
-from tests.conftest import SMSGATE, Server, Tenant, random_number, wait_until
+from tests.conftest import SMSGATE, Server, Tenant, make_tenant, random_number, wait_until
 from tests.fakes.receiver import Hit, Receiver
 
 PHONE = "+15558675310"
@@ -270,6 +270,32 @@ def test_an_empty_or_non_xml_answer_is_not_a_failure(
     assert logged == [(primary, 200, None)]
     assert [h.path for h in receiver.for_message(sid)] == ["/plain"]
     assert replies_to(tenant, PHONE) == []
+
+
+def test_a_hanging_sms_url_costs_bounded_time_and_holds_back_no_one(
+    server: Server, tenant: Tenant, receiver: Receiver, main_client: Any
+) -> None:
+    fallback = receiver.answer(
+        "/after-hang", "<Response><Message>late but here</Message></Response>"
+    )
+    # /slow answers after 30 s; the fragment gives up after 5 s, without retrying.
+    set_webhook(tenant, sms_url=receiver.url("/slow/sms#tt=5000&rc=0"), sms_fallback_url=fallback)
+    hung = received(tenant, "anyone?")["sid"]
+    wait_until(lambda: receiver.for_message(hung))
+    # Meanwhile another account's message goes out at once.
+    tenants = make_tenant(server, main_client)
+    other = next(tenants)
+    set_webhook(other, sms_url=receiver.url("/ok/other"))
+    quick = received(other, "hello")["sid"]
+    one_hit(receiver, quick)
+    tenants.close()
+    assert [h.path for h in receiver.for_message(hung)] == ["/slow/sms"]
+    replies = wait_until(lambda: replies_to(tenant, PHONE), timeout=30)
+    assert [r.body for r in replies] == ["late but here"]
+    (url, status, error), fell_back = attempts(server, hung)
+    assert (url, status) == (receiver.url("/slow/sms"), None)
+    assert error.startswith("timeout")
+    assert fell_back == (fallback, 200, None)
 
 
 def test_a_twiml_reply_becomes_a_delivered_outbound_reply(
