@@ -314,3 +314,27 @@ def test_a_worker_process_delivers_beside_an_api_only_server(
         code = worker.wait(20)
         assert srv.stop() == 0
     assert code == 0, (tmp_path / "worker.log").read_text()
+
+
+def test_a_carrier_that_stops_answering_loses_no_message(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    # A submit may take half the lease: one second here.
+    srv = start_server(tmp_path / "d", args=["--lease-seconds", "2"])
+    try:
+        client: Client = sdk(srv, srv.account_sid, srv.auth_token)
+        silent = client.messages.create(
+            to="+15005550017",
+            from_=srv.test_number,
+            body="into the void",
+            status_callback=receiver.url("/ok/silent"),
+        )
+        other = client.messages.create(to="+15558675310", from_=srv.test_number, body="fine")
+        # The unanswered submit holds back no other message.
+        wait_until(lambda: client.messages(other.sid).fetch().status == "delivered")
+        assert client.messages(silent.sid).fetch().status == "sending"
+        wait_until(lambda: client.messages(silent.sid).fetch().status == "delivered")
+        # Sending once (the retry is the same attempt to send), then sent and delivered.
+        wait_until(lambda: receiver.statuses(silent.sid) == ["sending", "sent", "delivered"])
+    finally:
+        assert srv.stop() == 0
