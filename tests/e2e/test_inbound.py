@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import subprocess
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -13,7 +14,16 @@ import pytest
 from twilio.base.exceptions import TwilioRestException
 from twilio.request_validator import RequestValidator
 
-from tests.conftest import SMSGATE, Server, Tenant, make_tenant, random_number, wait_until
+from tests.conftest import (
+    SMSGATE,
+    Server,
+    Tenant,
+    make_tenant,
+    random_number,
+    sdk,
+    start_server,
+    wait_until,
+)
 from tests.fakes.receiver import Hit, Receiver
 
 PHONE = "+15558675310"
@@ -430,3 +440,27 @@ def test_injection_needs_the_owners_credentials(
         server.base_url + "/simulator/inbound", data=data, auth=(sibling.sid, sibling.auth_token)
     )
     assert foreign.status_code == 404
+
+
+def test_keyword_replies_are_configured_through_the_environment(tmp_path: Path) -> None:
+    srv = start_server(
+        tmp_path / "d",
+        env={"SMSGATE_HELP_REPLY": "Call us on 555-0100.", "SMSGATE_STOP_REPLY": ""},
+    )
+    try:
+        tenants = make_tenant(srv, sdk(srv, srv.account_sid, srv.auth_token))
+        tenant = next(tenants)
+        received(tenant, "info")
+        assert [r.body for r in wait_until(lambda: replies_to(tenant, PHONE))] == [
+            "Call us on 555-0100."
+        ]
+        # An empty STOP reply sends nothing, but the opt-out is recorded all the same.
+        received(tenant, "STOP")
+        with pytest.raises(TwilioRestException) as info:
+            tenant.client.messages.create(to=PHONE, from_=tenant.number, body="x")
+        assert info.value.code == 21610
+        # The automatic reply is written with the STOP itself: none was.
+        assert [r.body for r in replies_to(tenant, PHONE)] == ["Call us on 555-0100."]
+        tenants.close()
+    finally:
+        assert srv.stop() == 0
