@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+import sqlite3
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -9,7 +12,16 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from tests.conftest import Server, Tenant, sdk, start_server, wait_until
+from tests.conftest import (
+    SMSGATE,
+    Server,
+    Tenant,
+    free_port,
+    make_tenant,
+    sdk,
+    start_server,
+    wait_until,
+)
 from tests.fakes.receiver import Receiver
 
 
@@ -217,3 +229,112 @@ def test_a_new_sender_is_not_held_behind_another_senders_backlog(
     assert final(tenant, first.sid, "delivered") == "delivered"
     assert tenant.client.messages(backlog[-1]).fetch().status == "queued"
     tenant.client.incoming_phone_numbers.list(phone_number=other)[0].delete()
+
+
+def test_a_refused_callback_url_costs_bounded_time_and_blocks_nothing(
+    server: Server, tenant: Tenant, receiver: Receiver
+) -> None:
+    # Nobody listens on this port: every request is refused at once.
+    refused = f"http://127.0.0.1:{free_port()}/cb"
+    m = tenant.client.messages.create(
+        to="+15558675310", from_=tenant.number, body="refused", status_callback=refused + "#rc=1"
+    )
+    fine = tenant.client.messages.create(
+        to="+15558675311", from_="+15005550006", body="fine", status_callback=receiver.url("/ok")
+    )
+    wait_until(lambda: receiver.statuses(fine.sid) == ["sending", "sent", "delivered"])
+    assert final(tenant, m.sid, "delivered") == "delivered"
+
+    def logged() -> list[tuple[str, int | None, str]]:
+        with sqlite3.connect(server.db, timeout=10) as conn:
+            return conn.execute(
+                "SELECT url, status_code, error FROM webhook_attempts WHERE message_sid = ?",
+                (m.sid,),
+            ).fetchall()
+
+    # sending, sent, delivered: each tried twice (#rc=1 retries connection errors), then dropped.
+    tries = wait_until(lambda: len(found := logged()) == 6 and found)
+    assert all((url, code) == (refused, None) for url, code, _ in tries)
+    assert all(error.startswith("connect") for _, _, error in tries)
+
+
+def test_status_callbacks_of_a_service_without_one_go_to_the_pooled_number(
+    server: Server, tenant: Tenant, receiver: Receiver
+) -> None:
+    from tests.e2e.test_service_sending import pool_service
+
+    service, (number,) = pool_service(tenant, server, 1)
+    url = receiver.url("/ok/pooled-number")
+    tenant.client.incoming_phone_numbers.list(phone_number=number)[0].update(
+        status_callback=url, status_callback_method="POST"
+    )
+    m = tenant.client.messages.create(to="+15558675310", messaging_service_sid=service, body="x")
+    wait_until(lambda: receiver.statuses(m.sid) == ["queued", "sending", "sent", "delivered"])
+    validator = RequestValidator(tenant.token)
+    for hit in receiver.for_message(m.sid):
+        assert hit.path == "/ok/pooled-number"
+        assert hit.params["MessagingServiceSid"] == service
+        assert hit.params["From"] == number
+        assert validator.validate(url, hit.params, hit.headers["X-Twilio-Signature"])
+
+
+def test_a_worker_process_delivers_beside_an_api_only_server(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    srv = start_server(tmp_path / "d", args=["--no-worker"])
+    worker = subprocess.Popen(
+        [SMSGATE, "worker", "--data-dir", str(srv.data_dir), "--simulator-delay", "0.1"],
+        stdout=subprocess.DEVNULL,
+        stderr=(tmp_path / "worker.log").open("w"),
+    )
+    try:
+        tenants = make_tenant(srv, sdk(srv, srv.account_sid, srv.auth_token))
+        tenant = next(tenants)
+        m = tenant.client.messages.create(
+            to="+15558675310",
+            from_=tenant.number,
+            body="via the worker",
+            status_callback=receiver.url("/ok/worker"),
+        )
+        wait_until(lambda: receiver.statuses(m.sid) == ["sending", "sent", "delivered"])
+        assert tenant.client.messages(m.sid).fetch().status == "delivered"
+        # The worker's webhook sender also carries inbound webhooks the API stored.
+        tenant.client.incoming_phone_numbers.list(phone_number=tenant.number)[0].update(
+            sms_url=receiver.url("/ok/worker-inbound")
+        )
+        r = tenant.http.post(
+            "/simulator/inbound", data={"From": "+15558675310", "To": tenant.number, "Body": "hi"}
+        )
+        assert r.status_code == 201, r.text
+        hit = wait_until(lambda: receiver.for_message(r.json()["sid"]))[0]
+        assert hit.path == "/ok/worker-inbound"
+        tenants.close()
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        code = worker.wait(20)
+        assert srv.stop() == 0
+    assert code == 0, (tmp_path / "worker.log").read_text()
+
+
+def test_a_carrier_that_stops_answering_loses_no_message(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    # A submit may take half the lease: one second here.
+    srv = start_server(tmp_path / "d", args=["--lease-seconds", "2"])
+    try:
+        client: Client = sdk(srv, srv.account_sid, srv.auth_token)
+        silent = client.messages.create(
+            to="+15005550017",
+            from_=srv.test_number,
+            body="into the void",
+            status_callback=receiver.url("/ok/silent"),
+        )
+        other = client.messages.create(to="+15558675310", from_=srv.test_number, body="fine")
+        # The unanswered submit holds back no other message.
+        wait_until(lambda: client.messages(other.sid).fetch().status == "delivered")
+        assert client.messages(silent.sid).fetch().status == "sending"
+        wait_until(lambda: client.messages(silent.sid).fetch().status == "delivered")
+        # Sending once (the retry is the same attempt to send), then sent and delivered.
+        wait_until(lambda: receiver.statuses(silent.sid) == ["sending", "sent", "delivered"])
+    finally:
+        assert srv.stop() == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import subprocess
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -13,7 +14,16 @@ import pytest
 from twilio.base.exceptions import TwilioRestException
 from twilio.request_validator import RequestValidator
 
-from tests.conftest import SMSGATE, Server, Tenant, random_number, wait_until
+from tests.conftest import (
+    SMSGATE,
+    Server,
+    Tenant,
+    make_tenant,
+    random_number,
+    sdk,
+    start_server,
+    wait_until,
+)
 from tests.fakes.receiver import Hit, Receiver
 
 PHONE = "+15558675310"
@@ -205,6 +215,99 @@ def test_the_fallback_url_is_used_when_the_sms_url_fails(
     assert [(u, s) for u, s, _ in logged] == [(receiver.url("/fail/sms"), 500), (fallback, 200)]
 
 
+@pytest.mark.parametrize(
+    ("answer", "content_type"),
+    [
+        ("<Response><Message>unclosed</Response>", "text/xml"),  # malformed XML
+        ("<html><body>Thanks!</body></html>", "text/html"),  # XML, but not a <Response>
+        ("OK", "application/xml"),  # says XML, is not
+    ],
+)
+def test_a_2xx_answer_that_is_not_twiml_fails_over_to_the_fallback(
+    server: Server, tenant: Tenant, receiver: Receiver, answer: str, content_type: str
+) -> None:
+    primary = receiver.answer("/broken", answer, content_type=content_type)
+    fallback = receiver.answer("/rescue", "<Response><Message>rescued</Message></Response>")
+    set_webhook(tenant, sms_url=primary, sms_fallback_url=fallback)
+    sid = received(tenant, "hello?")["sid"]
+    wait_until(lambda: [h.path for h in receiver.for_message(sid)] == ["/broken", "/rescue"])
+    replies = wait_until(lambda: replies_to(tenant, PHONE))
+    assert [r.body for r in replies] == ["rescued"]
+    (first_url, first_status, first_error), (second_url, second_status, second_error) = attempts(
+        server, sid
+    )
+    assert (first_url, first_status, second_url, second_status) == (primary, 200, fallback, 200)
+    assert first_error.startswith("12100: ")  # Twilio's "Document parse failure"
+    assert second_error is None
+
+
+def test_when_the_fallback_answers_malformed_twiml_too_nothing_is_sent(
+    server: Server, tenant: Tenant, receiver: Receiver
+) -> None:
+    primary = receiver.answer("/broken-1", "<Response><Message>x</Response>")
+    fallback = receiver.answer("/broken-2", "<Reply>not TwiML</Reply>", content_type="text/xml")
+    set_webhook(tenant, sms_url=primary, sms_fallback_url=fallback)
+    sid = received(tenant, "hello?")["sid"]
+    logged = wait_until(lambda: len(found := attempts(server, sid)) == 2 and found)
+    assert [(u, s) for u, s, _ in logged] == [(primary, 200), (fallback, 200)]
+    assert all(error.startswith("12100: ") for _, _, error in logged)
+    # The webhook was requested (date_sent is set) and the server carries on.
+    assert tenant.client.messages(sid).fetch().date_sent is not None
+    assert replies_to(tenant, PHONE) == []
+    assert server.healthy()
+    later = receiver.answer("/fine", "<Response><Message>fine</Message></Response>")
+    set_webhook(tenant, sms_url=later, sms_fallback_url="")
+    received(tenant, "and now?")
+    assert [r.body for r in wait_until(lambda: replies_to(tenant, PHONE))] == ["fine"]
+
+
+@pytest.mark.parametrize(
+    ("answer", "content_type"),
+    [
+        ("OK, thanks", "text/plain"),
+        ("", "text/xml"),
+        ("", "text/plain"),
+        ("<Response/>", "text/xml"),
+    ],
+)
+def test_an_empty_or_non_xml_answer_is_not_a_failure(
+    server: Server, tenant: Tenant, receiver: Receiver, answer: str, content_type: str
+) -> None:
+    primary = receiver.answer("/plain", answer, content_type=content_type)
+    set_webhook(tenant, sms_url=primary, sms_fallback_url=receiver.url("/ok/never"))
+    sid = received(tenant, "hello?")["sid"]
+    logged = wait_until(lambda: attempts(server, sid))
+    assert logged == [(primary, 200, None)]
+    assert [h.path for h in receiver.for_message(sid)] == ["/plain"]
+    assert replies_to(tenant, PHONE) == []
+
+
+def test_a_hanging_sms_url_costs_bounded_time_and_holds_back_no_one(
+    server: Server, tenant: Tenant, receiver: Receiver, main_client: Any
+) -> None:
+    fallback = receiver.answer(
+        "/after-hang", "<Response><Message>late but here</Message></Response>"
+    )
+    # /slow answers after 30 s; the fragment gives up after 5 s, without retrying.
+    set_webhook(tenant, sms_url=receiver.url("/slow/sms#tt=5000&rc=0"), sms_fallback_url=fallback)
+    hung = received(tenant, "anyone?")["sid"]
+    wait_until(lambda: receiver.for_message(hung))
+    # Meanwhile another account's message goes out at once.
+    tenants = make_tenant(server, main_client)
+    other = next(tenants)
+    set_webhook(other, sms_url=receiver.url("/ok/other"))
+    quick = received(other, "hello")["sid"]
+    one_hit(receiver, quick)
+    tenants.close()
+    assert [h.path for h in receiver.for_message(hung)] == ["/slow/sms"]
+    replies = wait_until(lambda: replies_to(tenant, PHONE), timeout=30)
+    assert [r.body for r in replies] == ["late but here"]
+    (url, status, error), fell_back = attempts(server, hung)
+    assert (url, status) == (receiver.url("/slow/sms"), None)
+    assert error.startswith("timeout")
+    assert fell_back == (fallback, 200, None)
+
+
 def test_a_twiml_reply_becomes_a_delivered_outbound_reply(
     tenant: Tenant, receiver: Receiver
 ) -> None:
@@ -233,6 +336,7 @@ def test_a_twiml_reply_becomes_a_delivered_outbound_reply(
         ("", "text/xml", None),
         ("<Response><Message>unclosed</Response>", "text/xml", "12100"),
         ("<Response><Message to='not a number'>x</Message></Response>", "text/xml", "21211"),
+        ("<Response><Message></Message></Response>", "text/xml", "21602"),
     ],
 )
 def test_answers_that_create_no_reply(
@@ -336,3 +440,27 @@ def test_injection_needs_the_owners_credentials(
         server.base_url + "/simulator/inbound", data=data, auth=(sibling.sid, sibling.auth_token)
     )
     assert foreign.status_code == 404
+
+
+def test_keyword_replies_are_configured_through_the_environment(tmp_path: Path) -> None:
+    srv = start_server(
+        tmp_path / "d",
+        env={"SMSGATE_HELP_REPLY": "Call us on 555-0100.", "SMSGATE_STOP_REPLY": ""},
+    )
+    try:
+        tenants = make_tenant(srv, sdk(srv, srv.account_sid, srv.auth_token))
+        tenant = next(tenants)
+        received(tenant, "info")
+        assert [r.body for r in wait_until(lambda: replies_to(tenant, PHONE))] == [
+            "Call us on 555-0100."
+        ]
+        # An empty STOP reply sends nothing, but the opt-out is recorded all the same.
+        received(tenant, "STOP")
+        with pytest.raises(TwilioRestException) as info:
+            tenant.client.messages.create(to=PHONE, from_=tenant.number, body="x")
+        assert info.value.code == 21610
+        # The automatic reply is written with the STOP itself: none was.
+        assert [r.body for r in replies_to(tenant, PHONE)] == ["Call us on 555-0100."]
+        tenants.close()
+    finally:
+        assert srv.stop() == 0

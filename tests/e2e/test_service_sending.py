@@ -403,5 +403,12 @@ def test_stop_to_one_pooled_number_blocks_the_whole_service(server: Server, tena
             to=phone, from_=numbers[1], messaging_service_sid=service, body="x"
         )
     assert info.value.code == 21610
+    # A pooled number sending on its own (no MessagingServiceSid) is in the service too.
+    with pytest.raises(TwilioRestException) as info:
+        tenant.client.messages.create(to=phone, from_=numbers[1], body="x")
+    assert info.value.code == 21610
+    # Numbers outside the service may still send.
+    tenant.client.messages.create(to=phone, from_=tenant.number, body="still fine")
     tenant.http.post("/simulator/inbound", data={"From": phone, "To": numbers[1], "Body": "START"})
+    tenant.client.messages.create(to=phone, from_=numbers[0], body="welcome back")
     tenant.client.messages.create(to=phone, messaging_service_sid=service, body="welcome back")

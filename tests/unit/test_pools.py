@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,10 +11,12 @@ from smsgate.config import ConfigError, load_settings
 from smsgate.domain.messages import CreateRequest, Direction, Message, Status
 from smsgate.domain.numbers import PhoneNumber
 from smsgate.domain.pools import (
+    InboundTarget,
     MessagingService,
     SenderOption,
     callback_target,
     choose_sender,
+    inbound_target,
     service_in_from,
 )
 from smsgate.domain.scheduling import MAX_LEAD, check_send_at
@@ -129,6 +132,32 @@ def test_status_callbacks_go_to_the_message_then_the_service_then_the_number() -
     bare = MessagingService(MG, "AC" + "d" * 32, "svc", NOW, NOW)
     assert callback_target(_message(None), bare, number) == ("https://n/", "GET")
     assert callback_target(_message(None), None, None) is None
+
+
+def test_inbound_webhooks_go_to_the_service_unless_it_defers_to_the_number() -> None:
+    acct = "AC" + "d" * 32
+    number = PhoneNumber("PN" + "e" * 32, acct, B, "n", NOW, NOW,
+                         sms_url="https://n/sms", sms_method="GET",
+                         sms_fallback_url="https://n/fb", sms_fallback_method="GET")  # fmt: skip
+    own = InboundTarget("https://n/sms", "GET", "https://n/fb", "GET")
+    assert inbound_target(number, None) == own
+    service = MessagingService(MG, acct, "svc", NOW, NOW,
+                               inbound_request_url="https://s/in", inbound_method="GET",
+                               fallback_url="https://s/fb", fallback_method="POST")  # fmt: skip
+    assert inbound_target(number, service) == InboundTarget(
+        "https://s/in", "GET", "https://s/fb", "POST"
+    )
+    deferring = replace(service, use_inbound_webhook_on_number=True)
+    assert inbound_target(number, deferring) == own
+    # A service without an InboundRequestUrl requests nothing, even with a FallbackUrl.
+    silent = replace(service, inbound_request_url=None)
+    assert inbound_target(number, silent) is None
+    bare = replace(number, sms_url=None)
+    assert inbound_target(bare, None) is None
+    assert inbound_target(bare, deferring) is None
+    assert inbound_target(replace(number, sms_fallback_url=""), None) == replace(
+        own, fallback_url=None
+    )
 
 
 def test_min_schedule_lead_setting() -> None:

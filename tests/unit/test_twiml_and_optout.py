@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from smsgate.domain.optout import Keyword, classify
-from smsgate.domain.twiml import Reply, TwiMLError, is_twiml, parse_replies
+from smsgate.domain.twiml import Reply, TwiMLError, document_problem, is_twiml, parse_replies
 
 
 @pytest.mark.parametrize(
@@ -31,6 +31,8 @@ from smsgate.domain.twiml import Reply, TwiMLError, is_twiml, parse_replies
             [Reply("x", action="https://e.com/cb", method="GET")],
         ),
         (b"<Response><Say>ignored voice verb</Say></Response>", []),
+        # An empty <Message> is kept, to be refused as a create without a body (21602).
+        (b"<Response><Message></Message></Response>", [Reply("")]),
     ],
 )
 def test_replies(xml: bytes, replies: list[Reply]) -> None:
@@ -42,7 +44,6 @@ def test_replies(xml: bytes, replies: list[Reply]) -> None:
     [
         b"<Response><Message>unclosed</Response>",
         b"<NotResponse/>",
-        b"<Response><Message></Message></Response>",
         b'<!DOCTYPE r [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]><Response>&b;</Response>',
         b"plain text",
     ],
@@ -50,6 +51,27 @@ def test_replies(xml: bytes, replies: list[Reply]) -> None:
 def test_malformed_twiml_raises(xml: bytes) -> None:
     with pytest.raises(TwiMLError):
         parse_replies(xml)
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "truncated", "problem"),
+    [
+        ("text/xml", b"<Response><Message>hi</Message></Response>", False, None),
+        ("text/xml", b"<Response/>", False, None),
+        ("text/xml", b"", False, None),  # empty: no reply, not a failure
+        ("text/plain", b"OK, thanks", False, None),  # not XML: no reply, not a failure
+        (None, b"", False, None),
+        ("text/xml", b"<Response><Message>unclosed</Response>", False, "malformed TwiML"),
+        ("text/html", b"<html><body>hi</body></html>", False, "<Response> root"),
+        ("text/xml", b"OK", False, "malformed TwiML"),  # says XML, is not
+        ("text/xml", b"<Response><Message>cut", True, "too large"),
+    ],
+)
+def test_document_problem(
+    content_type: str | None, body: bytes, truncated: bool, problem: str | None
+) -> None:
+    found = document_problem(content_type, body, truncated)
+    assert (found is None) if problem is None else (found is not None and problem in found)
 
 
 def test_is_twiml() -> None:

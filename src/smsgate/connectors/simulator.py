@@ -13,6 +13,7 @@ further numbers exercise the other branches users must handle (docs/simulator.md
 | +15005550014    | slow: delivered after ``slow_delay`` seconds                     |
 | +15005550015    | sent, and no receipt ever arrives                                |
 | +15005550016    | two temporary carrier errors (retried), then delivered           |
+| +15005550017    | the first submit is never answered (timed out, retried), then delivered |
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ FAILED = {
     "+15005550013": (30006, "Landline or unreachable carrier"),
 }
 SLOW, NO_RECEIPT, FLAKY = "+15005550014", "+15005550015", "+15005550016"
+SILENT_ONCE = "+15005550017"
 FLAKY_FAILURES = 2
 
 
@@ -105,6 +107,8 @@ class SimulatorConnector:
             raise PermanentError(*FAILED[sms.to])
         if sms.to == FLAKY and sms.attempt <= FLAKY_FAILURES:
             raise TemporaryError(30008, "Simulated temporary carrier error")
+        if sms.to == SILENT_ONCE and sms.attempt == 1:
+            await asyncio.Event().wait()  # a carrier that stopped answering: the worker times out
         carrier_id = f"sim-{sms.message_sid}-{next(self._ids)}"
         if sms.to != NO_RECEIPT:
             delay = self._config.slow_delay if sms.to == SLOW else self._config.delivery_delay

@@ -132,6 +132,44 @@ def callback_target(
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class InboundTarget:
+    """Where an inbound message's webhook goes: the URL and method, and the fallback."""
+
+    url: str
+    method: str
+    fallback_url: str | None
+    fallback_method: str
+
+
+def inbound_target(number: PhoneNumber, service: MessagingService | None) -> InboundTarget | None:
+    """The webhook for a message received by ``number`` (in ``service``'s pool, if any).
+
+    A number outside any service uses its own ``SmsUrl``/``SmsFallbackUrl``. In a service the
+    service's ``InboundRequestUrl``/``FallbackUrl`` win, unless the service sets
+    ``UseInboundWebhookOnNumber``; a service without an ``InboundRequestUrl`` requests nothing
+    (Twilio: "When this property is null, receiving inbound messages is disabled"), whatever
+    the number says. None when there is nothing to request.
+    """
+    if service is None or service.use_inbound_webhook_on_number:
+        if not number.sms_url:
+            return None
+        return InboundTarget(
+            number.sms_url,
+            number.sms_method,
+            number.sms_fallback_url or None,
+            number.sms_fallback_method,
+        )
+    if not service.inbound_request_url:
+        return None
+    return InboundTarget(
+        service.inbound_request_url,
+        service.inbound_method,
+        service.fallback_url or None,
+        service.fallback_method,
+    )
+
+
 def service_in_from(req: CreateRequest) -> CreateRequest:
     """Twilio accepts a Messaging Service SID in ``From`` (error 35118's page): read it so."""
     sid = req.from_

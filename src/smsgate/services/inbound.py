@@ -2,10 +2,12 @@
 
 An inbound message (from the simulator's injection, the CLI, or a carrier) is stored as a
 ``received`` Message. In the same store transaction smsgate queues the request to the
-number's ``SmsUrl``, records an opt-out keyword (STOP …/START …) and queues the automatic
-keyword reply, so a crash loses none of them. When the webhook answers, the webhook sender
-hands the response to ``finish``, which turns TwiML ``<Message>`` verbs into
-``outbound-reply`` messages, recorded together with the attempt.
+number's ``SmsUrl`` (or its Messaging Service's ``InboundRequestUrl``:
+smsgate.domain.pools.inbound_target), records an opt-out keyword (STOP …/START …) and
+queues the automatic keyword reply, so a crash loses none of them. The webhook sender asks
+``rejects`` whether a 2xx answer is usable TwiML (if not, the request failed and the
+fallback URL is tried) and hands the final answer to ``finish``, which turns TwiML
+``<Message>`` verbs into ``outbound-reply`` messages, recorded together with the attempt.
 """
 
 from __future__ import annotations
@@ -40,8 +42,9 @@ from smsgate.domain.messages import (
 )
 from smsgate.domain.numbers import PhoneNumber, region_of, to_e164
 from smsgate.domain.optout import AutoReplies, Keyword, classify
+from smsgate.domain.pools import InboundTarget, inbound_target
 from smsgate.domain.senders import default_mps
-from smsgate.domain.twiml import Reply, TwiMLError, is_twiml, parse_replies
+from smsgate.domain.twiml import Reply, document_problem, is_twiml, parse_replies
 from smsgate.errors import NotFound, SmsgateError, ValidationError
 from smsgate.ids import new_sid
 from smsgate.store.base import Store
@@ -165,22 +168,25 @@ class InboundService:
             num_media=len(media_urls),
             date_created=now,
             date_updated=now,
-            # Twilio's date_sent of an inbound message is when it requested the webhook; with
-            # no webhook to request, the message counts as sent when it arrived.
-            date_sent=None if number.sms_url else now,
             encoding=info.encoding.value,
             media_urls=list(media_urls),
         )
         keyword = classify(body)
-        # A number in a Messaging Service: the message belongs to the service, and an
-        # opt-out covers the whole service (Twilio's scope).
+        # A number in a Messaging Service: the message belongs to the service, its webhook
+        # is the service's (unless it defers to the number's), and an opt-out covers the
+        # whole service (Twilio's scope).
         service = await self._store.service_of_number(number.sid)
         if service is not None:
             message.messaging_service_sid = service.sid
+        target = inbound_target(number, service)
+        # Twilio's date_sent of an inbound message is when it requested the webhook; with
+        # no webhook to request, the message counts as sent when it arrived.
+        if target is None:
+            message.date_sent = now
         scope = service.sid if service is not None else number.phone_number
         record = InboundRecord(
             message,
-            callback=_webhook(number, message),
+            callback=_webhook(target, message),
             opt=_opt_change(number, scope, sender, keyword),
             replies=self._auto_reply(number, sender, keyword, now),
         )
@@ -210,14 +216,25 @@ class InboundService:
 
     # -- the webhook's answer -----------------------------------------------------------------
 
+    def rejects(self, item: ClaimedCallback, response: WebhookResponse) -> str | None:
+        """An inbound webhook's 2xx answer that is not a TwiML document fails its request
+        (Twilio's 12100 "Document parse failure"), so the fallback URL is tried. An empty or
+        non-XML answer is not a failure: it asks for no reply. Status callbacks' answers are
+        never judged."""
+        if item.callback.kind != "inbound":
+            return None
+        problem = document_problem(response.content_type, response.body, response.truncated)
+        return None if problem is None else f"{DOCUMENT_PARSE_FAILURE}: {problem}"
+
     async def finish(
         self, item: ClaimedCallback, result: CallbackResult, response: WebhookResponse | None
     ) -> None:
         """Record a webhook attempt and act on its answer (the webhook sender calls this).
 
         Status callbacks are only recorded. For an inbound webhook that succeeded, every
-        ``<Message>`` of a TwiML answer becomes an ``outbound-reply`` message; a malformed
-        answer or a reply that cannot be sent creates nothing and is noted on the attempt.
+        ``<Message>`` of a TwiML answer becomes an ``outbound-reply`` message; a reply that
+        cannot be sent is skipped and noted on the attempt. A webhook whose URLs all failed
+        (including with malformed TwiML, see ``rejects``) creates nothing.
         The attempt, the message's ``date_sent`` and the replies are stored together.
         """
         cb = item.callback
@@ -240,17 +257,12 @@ class InboundService:
     async def _twiml_replies(
         self, inbound: Message, cb: Callback, response: WebhookResponse
     ) -> tuple[tuple[QueuedReply, ...], list[str]]:
-        if not response.body.strip() or not is_twiml(response.content_type, response.body):
+        body = response.body
+        if not body.strip() or not is_twiml(response.content_type, body):
             return (), []  # an empty or non-XML answer means "no reply"
-        if response.truncated:
-            note = f"{DOCUMENT_PARSE_FAILURE}: the TwiML answer is too large"
-            logger.warning("inbound %s webhook: %s", inbound.sid, note)
-            return (), [note]
-        try:
-            verbs = parse_replies(response.body)
-        except TwiMLError as exc:
-            logger.warning("inbound %s webhook answered malformed TwiML: %s", inbound.sid, exc)
-            return (), [f"{DOCUMENT_PARSE_FAILURE}: {exc}"]
+        if document_problem(response.content_type, body, response.truncated) is not None:
+            return (), []  # ``rejects`` failed this answer; kept for handlers without it
+        verbs = parse_replies(body)
         queued: list[QueuedReply] = []
         notes: list[str] = []
         for verb in verbs:
@@ -350,18 +362,18 @@ def _valid_sender(from_: str | None, to: str) -> str:
     return e164
 
 
-def _webhook(number: PhoneNumber, message: Message) -> Callback | None:
-    if not number.sms_url:
+def _webhook(target: InboundTarget | None, message: Message) -> Callback | None:
+    if target is None:
         return None
     return Callback(
         message.account_sid,
         message.sid,
         "inbound",
-        number.sms_url,
-        number.sms_method,
+        target.url,
+        target.method,
         inbound_params(message),
-        number.sms_fallback_url,
-        number.sms_fallback_method,
+        target.fallback_url,
+        target.fallback_method,
     )
 
 

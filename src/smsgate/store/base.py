@@ -296,7 +296,9 @@ class Store(Protocol):
         ...
 
     async def is_opted_out(self, scope: str, address: str) -> bool:
-        """Whether ``address`` opted out of messages sent within ``scope`` (a sender)."""
+        """Whether ``address`` opted out of messages sent within ``scope``: a Messaging
+        Service SID, or a sender number, whose opt-outs include those of the service whose
+        pool holds it (Twilio scopes an opt-out to the whole service)."""
         ...
 
     async def finish_inbound_callback(

@@ -51,11 +51,19 @@ def _enqueue(c: sqlite3.Connection, replies: tuple[QueuedReply, ...]) -> None:
         c.execute(rows.INSERT_MESSAGE, rows.message_params(failed))
 
 
+# The scope itself, or the service whose pool holds the number ``scope``: two index seeks.
+_OPTED_OUT = (
+    "SELECT EXISTS (SELECT 1 FROM opt_outs WHERE scope = :scope AND address = :address) "
+    "OR EXISTS (SELECT 1 FROM phone_numbers p "
+    "JOIN service_numbers s ON s.number_sid = p.sid "
+    "JOIN opt_outs o ON o.scope = s.service_sid AND o.address = :address "
+    "WHERE p.phone_number = :scope)"
+)
+
+
 def is_opted_out(c: sqlite3.Connection, scope: str, address: str) -> bool:
-    found = c.execute(
-        "SELECT 1 FROM opt_outs WHERE scope = ? AND address = ?", (scope, address)
-    ).fetchone()
-    return found is not None
+    found = c.execute(_OPTED_OUT, {"scope": scope, "address": address}).fetchone()
+    return bool(found[0])
 
 
 def finish_inbound_callback(

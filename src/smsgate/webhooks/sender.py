@@ -6,9 +6,11 @@ and no other message. Every attempt is logged with its outcome. The URL fragment
 (``#ct=…&rt=…&tt=…&rc=…&rp=…``) overrides timeouts and retries and is never sent.
 
 A callback that fails for good (no retry left) is sent once to its fallback URL, if it has
-one (an inbound message's ``SmsFallbackUrl``); both requests are logged. The answer (status,
-content type and at most ``MAX_RESPONSE_BYTES`` of body) goes with the result to an injected
-``ResponseHandler``, which records both (and turns an inbound webhook's TwiML into replies).
+one (an inbound message's ``SmsFallbackUrl``); both requests are logged. A request fails when
+it cannot connect, times out, is redirected too often, answers other than 2xx, or answers
+2xx with something the ``ResponseHandler`` rejects (an inbound webhook's malformed TwiML).
+The answer (status, content type and at most ``MAX_RESPONSE_BYTES`` of body) goes with the
+result to that injected handler, which records both (and turns TwiML into replies).
 """
 
 from __future__ import annotations
@@ -36,8 +38,13 @@ HEAD_BYTES = 512
 
 
 class ResponseHandler(Protocol):
-    """Records a finished attempt and acts on the receiver's answer (an inbound webhook's
-    TwiML). Injected by the CLI, so that webhooks/ never builds messages itself."""
+    """Judges and records a finished attempt and acts on the receiver's answer (an inbound
+    webhook's TwiML). Injected by the CLI, so that webhooks/ never builds messages itself."""
+
+    def rejects(self, item: ClaimedCallback, response: WebhookResponse) -> str | None:
+        """Why a 2xx ``response`` still fails its request (an inbound webhook's answer that is
+        not a TwiML document: ``12100: …``), or None when it is acceptable."""
+        ...
 
     async def finish(
         self, item: ClaimedCallback, result: CallbackResult, response: WebhookResponse | None
@@ -186,6 +193,12 @@ class WebhookSender:
         ok = status is not None and 200 <= status < 300
         if status is not None and not ok:
             kind = "4xx" if status < 500 else "5xx"
+        if ok and answer is not None and self._responses is not None:
+            # A 2xx answer the handler cannot use (TwiML that does not parse) fails the
+            # request too; only the "all" retry policy retries it.
+            problem = self._responses.rejects(item, answer)
+            if problem is not None:
+                ok, error, kind = False, problem, "document"
         attempt = CallbackAttempt(
             item.id, item.attempt, url, started, duration, status, error, head
         )
@@ -193,12 +206,16 @@ class WebhookSender:
 
     @staticmethod
     def _log_failure(attempt: CallbackAttempt) -> None:
+        error = attempt.error or f"HTTP {attempt.status_code}"
+        # Errors that carry their own Debugger code (12100 …) say so; the rest are 11200.
+        coded = error[:5].isdigit() and error[5:6] == ":"
         logger.warning(
-            "webhook %s attempt %d to %s: %s (Debugger 11200)",
+            "webhook %s attempt %d to %s: %s%s",
             attempt.callback_id,
             attempt.attempt,
             attempt.url,
-            attempt.error or f"HTTP {attempt.status_code}",
+            error,
+            "" if coded else " (Debugger 11200)",
         )
 
 
