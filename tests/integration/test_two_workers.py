@@ -31,10 +31,15 @@ class CountingCarrier:
         self._submits = submits
         self.mine = 0
 
+    def ready(self) -> bool:
+        return True
+
     async def start(self, on_receipt: ReceiptHandler, on_inbound: InboundHandler) -> None:
         return None
 
-    async def submit(self, sms: OutboundSms) -> SubmitResult:
+    async def submit(
+        self, sms: OutboundSms, record_part: PartRecorder | None = None
+    ) -> SubmitResult:
         self._submits[(sms.message_sid, sms.attempt)] += 1
         self.mine += 1
         await asyncio.sleep(0.001)
