@@ -7,12 +7,15 @@ octets are written out by hand here rather than produced by either peer's text c
 
 from __future__ import annotations
 
+import os
 import re
 import struct
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
 
 from smsgate.smpp.pdu import (
@@ -27,8 +30,8 @@ from smsgate.smpp.pdu import (
     ESME_RTHROTTLED,
     encode,
 )
-from tests.conftest import wait_until
-from tests.smpp_peers import SmscPeer, start_peer
+from tests.conftest import SMSGATE, wait_until
+from tests.smpp_peers import NODE_DIR, SmscPeer, node_ready, start_peer
 from tests.smsc.esme import Esme
 
 RECEIPT = re.compile(
@@ -418,3 +421,48 @@ def test_both_peers_answer_the_same_shapes(smsc: SmscPeer) -> None:
         "open",
         "enquire_links",
     }
+
+
+def test_npm_smpp_client_understands_the_peer(smsc: SmscPeer) -> None:
+    """Submits encoded and receipts/MO decoded by the npm package's own codec."""
+    node = node_ready()
+    mo_ucs2 = "Hi 👋 there, ünïcödé and more"
+    mo_gsm = "Braces {x} and €5 [ok]"
+    ucs2 = smsc.mo("+447700900123", "+15005550006", mo_ucs2, encoding="ucs2", split="udh16",
+                   max_part_len=8)  # fmt: skip
+    gsm = smsc.mo("+447700900123", "+15005550006", mo_gsm, max_part_len=7)
+    env = {**os.environ, "SMSC_PORT": str(smsc.port), "SYSTEM_ID": smsc.system_id,
+           "PASSWORD": smsc.password, "MO_PARTS": str(ucs2["parts"] + gsm["parts"])}  # fmt: skip
+    out = subprocess.run([node, "esme.mjs"], cwd=NODE_DIR, env=env, capture_output=True,
+                         text=True, timeout=60, check=False)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    seen = orjson.loads(out.stdout.strip().splitlines()[-1])
+
+    submits = smsc.submits()
+    assert [s["text"] for s in submits] == ["Zoë 😀 ", "Ωμέγα", "Price: {10€} [ok] ~ ^_^"]
+    assert [s["udh"] for s in submits][:2] == [
+        {"ref": 0x0102, "total": 2, "seq": 1, "bits": 16},
+        {"ref": 0x0102, "total": 2, "seq": 2, "bits": 16},
+    ]
+    assert all(s["valid"] for s in submits)
+    ids = sorted(s["message_id"] for s in submits)
+    assert sorted(r["id"] for r in seen["resps"]) == ids
+    assert sorted(r["id"] for r in seen["receipts"]) == ids
+    for receipt in seen["receipts"]:
+        assert RECEIPT.fullmatch(receipt["text"]) and receipt["state"] == 2
+    assert "text:Price: {10€} [ok] ~" in " ".join(r["text"] for r in seen["receipts"])
+
+    texts = [m["text"] for m in seen["mo"]]
+    assert "".join(texts[: ucs2["parts"]]) == mo_ucs2
+    assert "".join(texts[ucs2["parts"] :]) == mo_gsm
+    assert [m["udh"][0][:2] for m in seen["mo"]] == (
+        [[8, 4]] * ucs2["parts"] + [[0, 3]] * gsm["parts"]
+    )
+    assert all(d["acked"] for d in smsc.deliveries())
+
+
+def test_smsc_sim_refuses_bad_flags() -> None:
+    out = subprocess.run([SMSGATE, "smsc-sim", "--port", "0", "--receipt-stat", "FINE"],
+                         capture_output=True, text=True, timeout=30, check=False)  # fmt: skip
+    assert out.returncode == 2
+    assert "receipt_stat must be one of DELIVRD" in out.stderr
