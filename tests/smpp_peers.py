@@ -21,6 +21,7 @@ import selectors
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -31,9 +32,10 @@ import httpx
 import orjson
 import pytest
 
-from tests.conftest import SMSGATE, wait_until
-
 NODE_DIR = Path(__file__).resolve().parent / "node"
+# As in conftest (not imported from there: conftest imports this module for its fixtures).
+_BESIDE = Path(sys.executable).parent / "smsgate"
+SMSGATE = str(_BESIDE) if _BESIDE.exists() else (shutil.which("smsgate") or "smsgate")
 PEERS = ("sim", "node")
 SYSTEM_ID = "smsgate"
 PASSWORD = "secret"
@@ -127,6 +129,16 @@ class SmscPeer:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
         return self.process.wait(10)
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05) -> Any:
+    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not (result := predicate()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s: {predicate}")
+        time.sleep(interval)
+    return result
 
 
 def _poll(
