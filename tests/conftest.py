@@ -199,3 +199,7 @@ def receiver() -> Iterator[Any]:
     yield r
     r.server.shutdown()
     r.server.server_close()
+
+
+# SMSC peers for SMPP tests (``smsc`` runs a test against smsgate smsc-sim and the npm one).
+from tests.smpp_peers import smsc, smsc_process  # noqa: E402, F401

@@ -8,7 +8,13 @@ from collections import Counter
 from pathlib import Path
 
 from smsgate.clock import SystemClock
-from smsgate.connectors.base import InboundHandler, OutboundSms, ReceiptHandler, SubmitResult
+from smsgate.connectors.base import (
+    InboundHandler,
+    OutboundSms,
+    PartRecorder,
+    ReceiptHandler,
+    SubmitResult,
+)
 from smsgate.domain.accounts import Account, AccountStatus
 from smsgate.domain.messages import CreateRequest, Status
 from smsgate.domain.numbers import PhoneNumber

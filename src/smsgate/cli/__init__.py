@@ -96,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     inbound.set_defaults(run=commands.simulate_inbound)
 
+    _add_smsc_sim(sub)
+
     db = sub.add_parser("db", help="Inspect or migrate the database schema.").add_subparsers(
         dest="action", required=True
     )
@@ -106,6 +108,38 @@ def build_parser() -> argparse.ArgumentParser:
     _add_settings(check, STORE_OPTIONS)
     check.set_defaults(run=commands.db_check)
     return parser
+
+
+def _add_smsc_sim(sub: Any) -> None:
+    from smsgate.smsc.behaviour import knobs
+
+    sim = sub.add_parser(
+        "smsc-sim",
+        help="Run a simulated SMPP 3.4 SMSC to exercise the SMPP connector (docs/smsc-sim.md).",
+    )
+    sim.add_argument("--host", dest="smsc_host", default="127.0.0.1", help="Address to listen on.")
+    sim.add_argument(
+        "--port", dest="smsc_port", type=int, default=2775, help="SMPP port (0: any free one)."
+    )
+    sim.add_argument(
+        "--control-port", type=int, default=8775, help="Control API port (0: any free one)."
+    )
+    sim.add_argument("--system-id", default=None, help="Accept only this system_id (default: any).")
+    sim.add_argument("--password", default=None, help="Accept only this password (default: any).")
+    _add_settings(sim, ("log_level",))
+    for knob in knobs():
+        flag = "--" + knob.name.replace("_", "-")
+        help_text = str(knob.metadata["help"])
+        if knob.metadata["choices"]:
+            help_text += f" ({', '.join(knob.metadata['choices'])})"
+        if isinstance(knob.default, bool):
+            sim.add_argument(
+                flag, dest="knob_" + knob.name, action=argparse.BooleanOptionalAction,
+                default=None, help=help_text,
+            )  # fmt: skip
+        else:
+            sim.add_argument(flag, dest="knob_" + knob.name, default=None, help=help_text)
+    sim.set_defaults(run=commands.smsc_sim)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -249,6 +249,36 @@ def simulate_inbound(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+# -- smsc-sim ---------------------------------------------------------------------------------
+
+
+def smsc_sim(settings: Settings, args: argparse.Namespace) -> int:
+    """A simulated SMSC on loopback; see docs/smsc-sim.md."""
+    from smsgate.smsc.app import SimOptions, run
+    from smsgate.smsc.behaviour import Behaviour, knobs, parse_flag
+
+    behaviour = Behaviour()
+    changes: dict[str, Any] = {}
+    try:
+        for knob in knobs():
+            raw = getattr(args, "knob_" + knob.name)
+            if raw is not None:
+                changes[knob.name] = raw if isinstance(raw, bool) else parse_flag(knob.name, raw)
+        behaviour.patch(changes)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    options = SimOptions(
+        host=args.smsc_host,
+        port=args.smsc_port,
+        control_port=args.control_port,
+        system_id=args.system_id,
+        password=args.password,
+        log_level=settings.log_level,
+    )
+    with _quiet_exit_signals():
+        return _run(lambda: run(options, behaviour))
+
+
 # -- db ---------------------------------------------------------------------------------------
 
 
