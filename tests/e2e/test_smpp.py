@@ -285,3 +285,21 @@ def test_sigkill_with_submits_in_flight_resubmits_only_what_was_not_confirmed(
             assert texts.count(f"pending {i}") == 2
     finally:
         assert server.stop() == 0
+
+
+def test_a_transmitter_and_receiver_pair(tmp_path: Path, smsc: SmscPeer) -> None:
+    server = start_gateway(tmp_path, smsc, "&bind=txrx")
+    try:
+        gateway = Gateway(server, smsc)
+        sessions = smsc.wait_for_sessions(lambda ss: len(ss) == 2)
+        assert sorted(s["bind"] for s in sessions) == ["receiver", "transmitter"]
+        gateway.wait_status(gateway.send().sid, "delivered")
+        smsc.mo(PHONE, gateway.number, "over the receiver")
+        wait_until(
+            lambda: any(
+                m.body == "over the receiver"
+                for m in gateway.client.messages.list(to=gateway.number)
+            )
+        )
+    finally:
+        assert server.stop() == 0
