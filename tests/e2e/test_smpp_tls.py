@@ -1,0 +1,118 @@
+"""smpps://: the connector binds over TLS and verifies the SMSC's certificate.
+
+The SMSC peers speak plain TCP, so a TLS terminator in this test (a certificate from a
+throw-away CA made by trustme) forwards to the SMSC simulator, as stunnel would in front
+of a real SMSC."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import trustme
+
+from tests.conftest import start_server, wait_until
+from tests.e2e.test_smpp import FAST, Gateway
+from tests.smpp_peers import SmscPeer, start_peer
+
+
+class TlsTerminator:
+    def __init__(self, context: ssl.SSLContext, target: tuple[str, int]) -> None:
+        self.context = context
+        self.target = target
+        self.port = 0
+        self.handshakes = 0
+        self.loop = asyncio.new_event_loop()
+        self.ready = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        server = self.loop.run_until_complete(
+            asyncio.start_server(self._client, "127.0.0.1", 0, ssl=self.context)
+        )
+        self.port = server.sockets[0].getsockname()[1]
+        self.ready.set()
+        self.loop.run_forever()
+        server.close()
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.handshakes += 1
+        up_reader, up_writer = await asyncio.open_connection(*self.target)
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(ConnectionError, OSError):
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    def __enter__(self) -> TlsTerminator:
+        self.thread.start()
+        self.ready.wait(10)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+@pytest.fixture
+def sim(tmp_path: Path) -> Iterator[SmscPeer]:
+    peer = start_peer("sim", tmp_path / "smsc")
+    yield peer
+    peer.stop()
+
+
+@pytest.fixture
+def ca(tmp_path: Path) -> tuple[trustme.CA, Path]:
+    authority = trustme.CA()
+    pem = tmp_path / "ca.pem"
+    authority.cert_pem.write_to_path(str(pem))
+    return authority, pem
+
+
+def test_smpps_binds_over_verified_tls(
+    tmp_path: Path, sim: SmscPeer, ca: tuple[trustme.CA, Path]
+) -> None:
+    authority, pem = ca
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1").configure_cert(context)
+    with TlsTerminator(context, (sim.host, sim.port)) as tls:
+        url = f"smpps://{sim.system_id}:{sim.password}@127.0.0.1:{tls.port}?window=5{FAST}"
+        server = start_server(
+            tmp_path / "data",
+            env={"SMSGATE_CARRIER": url, "SMSGATE_SENDER_MPS": "0", "SSL_CERT_FILE": str(pem)},
+        )
+        try:
+            gateway = Gateway(server, sim)
+            gateway.wait_status(gateway.send("over TLS").sid, "delivered")
+            assert [s["text"] for s in sim.submits()] == ["over TLS"]
+            assert tls.handshakes >= 1
+        finally:
+            assert server.stop() == 0
+
+
+def test_an_untrusted_certificate_is_refused(
+    tmp_path: Path, sim: SmscPeer, ca: tuple[trustme.CA, Path]
+) -> None:
+    authority, _ = ca
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1").configure_cert(context)
+    with TlsTerminator(context, (sim.host, sim.port)) as tls:
+        url = f"smpps://{sim.system_id}:{sim.password}@127.0.0.1:{tls.port}?window=5{FAST}"
+        server = start_server(
+            tmp_path / "data", env={"SMSGATE_CARRIER": url, "SMSGATE_SENDER_MPS": "0"}
+        )
+        try:
+            wait_until(lambda: "CERTIFICATE_VERIFY_FAILED" in server.log.read_text())
+            assert sim.sessions() == []
+        finally:
+            assert server.stop() == 0
