@@ -182,14 +182,15 @@ def apply_transition(c: sqlite3.Connection, t: Transition) -> Message | None:
                 for part, carrier_id in enumerate(part_ids, start=1)
             ],
         )
-    if part_ids or t.status in RECEIPT_SETTLED:
+    # only a split message can have recorded progress, only a sent one a receipt deadline
+    if row[7] > 1 and (part_ids or t.status in RECEIPT_SETTLED):
         c.execute("DELETE FROM submit_progress WHERE message_sid = ?", (t.message_sid,))
     if t.receipt_due_us is not None:
         c.execute(
             "INSERT OR REPLACE INTO receipt_waits (message_sid, due_at) VALUES (?, ?)",
             (t.message_sid, t.receipt_due_us),
         )
-    elif t.status in RECEIPT_SETTLED:
+    elif t.status in RECEIPT_SETTLED and row[5] == Status.SENT.value:
         c.execute("DELETE FROM receipt_waits WHERE message_sid = ?", (t.message_sid,))
     if t.callback is not None:
         add_callback(c, t.callback, t.now_us)

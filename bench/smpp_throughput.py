@@ -1,0 +1,257 @@
+#!/usr/bin/env python3
+"""End-to-end SMPP throughput (issue 4): create → ``delivered`` through a local SMSC.
+
+Target: at least 1,000 messages/s sustained from create to ``delivered`` with delivery
+receipts, limited by the configured window, not by the gateway's CPU.
+
+What it does, in order:
+
+1. starts ``smsgate smsc-sim`` (free ports; receipts at once, ``--submit-resp-delay`` per
+   submit to stand for a carrier's round trip) and ``smsgate serve --sender-mps 0
+   --carrier smpp://…?window=W`` on an empty data dir;
+2. measures the ceiling: wrk ``GET /healthz`` on the idle server;
+3. drives creates with wrk (``--connections``, ``--duration`` seconds; random ``To``, one
+   GSM segment) while sampling, once a second, how many messages are ``delivered``
+   (read-only SQLite connection) and the server's CPU time (``/proc/PID/stat``);
+4. waits until every stored message is ``delivered``, then reports created/s, delivered/s
+   over the steady window (``--settle`` s after the start to the end of the load), the
+   whole run's rate (first create → last delivery), create→delivered latency percentiles,
+   the server's CPU use (1.0 = one core busy) and the bound the window sets
+   (window / round trip);
+5. stops both with SIGTERM (the server must exit 0) and checks that every acknowledged
+   create was stored and delivered, and that the SMSC saw each message exactly once.
+
+Run from the repository root (needs ``wrk``):
+
+    .venv/bin/python bench/smpp_throughput.py                          # window 10, 5 ms RTT
+    .venv/bin/python bench/smpp_throughput.py --window 1 --duration 10  # window-bound
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import shlex
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from create_throughput import (
+    BODY,
+    LUA,
+    SENDER,
+    BenchError,
+    Server,
+    Wrk,
+    WrkResult,
+    default_smsgate,
+)
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Sample:
+    t: float
+    delivered: int
+    cpu_s: float
+
+
+class Smsc:
+    """``smsgate smsc-sim`` on free ports."""
+
+    def __init__(self, command: Sequence[str], resp_delay: float, log: Path) -> None:
+        self._log = log.open("w")
+        self.process = subprocess.Popen(
+            [
+                *command,
+                "smsc-sim",
+                "--port",
+                "0",
+                "--control-port",
+                "0",
+                "--system-id",
+                "bench",
+                "--password",
+                "bench",
+                "--log-level",
+                "warning",
+                "--submit-resp-delay",
+                str(resp_delay),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        announce = json.loads(self.process.stdout.readline())
+        self.port = int(announce["smpp_port"])
+        self.control = f"http://127.0.0.1:{announce['control_port']}"
+
+    def submits(self) -> list[dict[str, object]]:
+        with urllib.request.urlopen(self.control + "/submits", timeout=30) as answer:  # noqa: S310
+            found: list[dict[str, object]] = json.load(answer)
+        return found
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(30)
+        self._log.close()
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+
+
+def delivered(db: Path) -> int:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30) as conn:
+        row = conn.execute("SELECT count(*) FROM messages WHERE status = 'delivered'").fetchone()
+    return int(row[0])
+
+
+def latencies_ms(db: Path) -> list[float]:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30) as conn:
+        rows = conn.execute(
+            "SELECT date_updated - date_created FROM messages WHERE status = 'delivered'"
+        ).fetchall()
+    return sorted(r[0] / 1000 for r in rows)
+
+
+def span_s(db: Path) -> tuple[int, float]:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30) as conn:
+        n, first, last = conn.execute(
+            "SELECT count(*), min(date_created), max(date_updated) FROM messages"
+        ).fetchone()
+    return int(n), (last - first) / 1e6
+
+
+def sampler(db: Path, pid: int, stop: threading.Event, out: list[Sample]) -> None:
+    start = time.monotonic()
+    while not stop.wait(1.0):
+        out.append(Sample(time.monotonic() - start, delivered(db), cpu_seconds(pid)))
+
+
+def pct(values: Sequence[float], p: float) -> float:
+    return values[min(len(values) - 1, int(len(values) * p))] if values else 0.0
+
+
+def run(args: argparse.Namespace) -> str:
+    command = shlex.split(args.smsgate)
+    work = Path(tempfile.mkdtemp(prefix="smsgate-smpp-bench-"))
+    smsc = Smsc(command, args.rtt, work / "smsc.log")
+    carrier = f"smpp://bench:bench@127.0.0.1:{smsc.port}?window={args.window}"
+    server = Server(
+        command,
+        work / "data",
+        ["--sender-mps", "0", "--carrier", carrier, "--log-level", "warning"],
+    )
+    try:
+        sid, token = server.wait_ready()
+        wrk = Wrk(args.wrk, 2, args.connections, 10)
+        ceiling = wrk.run(server.base_url + "/healthz", 5)
+        auth = base64.b64encode(f"{sid}:{token}".encode()).decode()
+        script = work / "create.lua"
+        script.write_text(
+            LUA.format(
+                auth=auth,
+                sender=SENDER.replace("+", "%2B"),
+                body=BODY.replace(" ", "+").replace("!", "%21"),
+            )
+        )
+        db = work / "data" / "smsgate.db"
+        samples: list[Sample] = []
+        stop = threading.Event()
+        watcher = threading.Thread(target=sampler, args=(db, server.process.pid, stop, samples))
+        watcher.start()
+        create: WrkResult = wrk.run(
+            f"{server.base_url}/2010-04-01/Accounts/{sid}/Messages.json", args.duration, script
+        )
+        deadline = time.monotonic() + 300
+        while True:
+            total, _ = span_s(db)
+            if delivered(db) >= total or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        stop.set()
+        watcher.join()
+        total, whole = span_s(db)
+        done = delivered(db)
+        steady = [s for s in samples if args.settle <= s.t <= args.duration]
+        if len(steady) < 2:
+            raise BenchError("the load was too short for a steady window")
+        rate = (steady[-1].delivered - steady[0].delivered) / (steady[-1].t - steady[0].t)
+        cpu = (steady[-1].cpu_s - steady[0].cpu_s) / (steady[-1].t - steady[0].t)
+        lat = latencies_ms(db)
+        submits = smsc.submits()
+        problems = []
+        if not create.clean:
+            problems.append(create.problems())
+        if done != total:
+            problems.append(f"{total - done} of {total} messages not delivered")
+        if total < create.ok:
+            problems.append(f"{create.ok - total} acknowledged creates missing")
+        if len(submits) != total:
+            problems.append(f"the SMSC saw {len(submits)} submits for {total} messages")
+    finally:
+        code = server.stop()
+        smsc.stop()
+    if code != 0:
+        problems.append(f"smsgate exited {code} on SIGTERM")
+    bound = args.window / args.rtt if args.rtt > 0 else float("inf")
+    lines = [
+        f"### Result: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        "",
+        f"window {args.window}, SMSC round trip {args.rtt * 1000:.0f} ms "
+        f"(bound {bound:,.0f}/s), {args.connections} connections, {args.duration:.0f} s load",
+        "",
+        "| ceiling req/s | created/s | delivered/s (steady) | whole run msg/s | "
+        "create→delivered p50 / p99 ms | server CPU (cores) | messages |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+        f"| {ceiling.rps:,.0f} | {create.rps:,.0f} | {rate:,.0f} | {total / whole:,.0f} | "
+        f"{pct(lat, 0.5):,.0f} / {pct(lat, 0.99):,.0f} | {cpu:.2f} | {total:,} |",
+        "",
+        "checks: "
+        + (
+            "; ".join(problems)
+            if problems
+            else "every acknowledged create stored, delivered, submitted once; exit 0 on SIGTERM"
+        ),
+    ]
+    return "\n".join(lines)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--smsgate", default=default_smsgate(), help="command that runs smsgate")
+    parser.add_argument("--wrk", default="wrk")
+    parser.add_argument("--window", type=int, default=10)
+    parser.add_argument("--rtt", type=float, default=0.005, help="SMSC answer delay, seconds")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--duration", type=float, default=20.0)
+    parser.add_argument("--settle", type=float, default=5.0)
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        print(run(args))
+    except BenchError as exc:
+        print(f"benchmark failed: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
