@@ -9,6 +9,7 @@ import pytest
 from twilio.rest import Client
 
 from tests.conftest import Server, Tenant, make_tenant, wait_until
+from tests.fakes.receiver import Receiver
 from tests.xmlhelp import csv_rows, fields, fixture_xml, only_child, rest_exception, xml
 
 TO = "+15558675310"
@@ -87,10 +88,13 @@ def test_post_validates_as_the_modern_api_does(tenant: Tenant) -> None:
     assert (r.status_code, r.json()["code"]) == (400, 21609)
 
 
-def test_status_callback_is_kept(tenant: Tenant) -> None:
-    r = legacy_send(tenant, StatusCallback="https://example.com/cb")
+def test_the_status_callback_is_called_as_for_any_message(
+    tenant: Tenant, receiver: Receiver
+) -> None:
+    r = legacy_send(tenant, StatusCallback=receiver.url("/ok/legacy"))
     assert r.status_code == 201
-    assert tenant.client.messages(r.json()["sid"]).fetch().sid == r.json()["sid"]
+    sid = r.json()["sid"]
+    wait_until(lambda: receiver.statuses(sid) == ["sending", "sent", "delivered"])
 
 
 def test_inbound_messages_are_incoming_and_received(tenant: Tenant) -> None:
