@@ -151,6 +151,11 @@ def test_filters_and_paging(tenant: Tenant) -> None:
     ):
         got = tenant.http.get(tenant.url("/SMS/Messages.json"), params=params).json()
         assert (got["total"], len(got["sms_messages"])) == (expected, expected), params
+    # The seed's own spelling, DateSent>=YYYY-MM-DD and DateSent<=YYYY-MM-DD, as raw query strings.
+    raw = tenant.http.get(tenant.url(f"/SMS/Messages.json?DateSent>={today}")).json()
+    assert raw["total"] == 4
+    raw = tenant.http.get(tenant.url("/SMS/Messages.json?DateSent<=2001-01-01")).json()
+    assert (raw["total"], raw["sms_messages"]) == (0, [])
     bad = tenant.http.get(tenant.url("/SMS/Messages"), params={"DateSent": "yesterday-ish"})
     assert (bad.status_code, rest_exception(bad)["Status"]) == (400, "400")
     rows = csv_rows(tenant.http.get(tenant.url("/SMS/Messages.csv")))
