@@ -7,7 +7,8 @@ knows about HTTP.
     SmsgateError                      twilio_code / http_status / message
     ├── BadRequest                    400, a request parameter is wrong
     │   ├── ValidationError           400, any of Twilio's 21xxx/35xxx create-time codes
-    │   └── InvalidFilter             400, a list filter cannot be parsed
+    │   ├── InvalidFilter             400, a list filter cannot be parsed
+    │   └── InvalidParameters         400, several named parameters are wrong (v2 search)
     ├── AuthenticationFailed          401 / 20003
     ├── Forbidden                     403 / 20403
     ├── AccountNotActive              403 / 10001 (suspended or closed account tries to send)
@@ -20,6 +21,8 @@ knows about HTTP.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import ClassVar
 
 
@@ -57,6 +60,23 @@ class ValidationError(BadRequest):
 
 class InvalidFilter(BadRequest):
     """A list filter value (for example ``DateSent``) cannot be parsed."""
+
+
+@dataclass(frozen=True, slots=True)
+class ParameterProblem:
+    """One wrong parameter: its name, what is wrong, and whether it was missing."""
+
+    parameter: str
+    message: str
+    missing: bool = False
+
+
+class InvalidParameters(BadRequest):
+    """Every problem with a request's parameters at once (the v2 search reports them all)."""
+
+    def __init__(self, problems: Sequence[ParameterProblem]) -> None:
+        super().__init__(" ".join(p.message for p in problems), code=20001)
+        self.problems = tuple(problems)
 
 
 class AuthenticationFailed(SmsgateError):

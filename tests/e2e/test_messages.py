@@ -403,5 +403,6 @@ def test_unknown_routes_methods_and_big_bodies_get_twilio_errors(tenant: Tenant)
     assert set(r.json()) == {"code", "message", "more_info", "status"}
     r = create_raw(tenant, To="+15558675310", From=tenant.number, Body="x" * 2_000_000)
     assert (r.status_code, r.json()["status"]) == (413, 413)
-    r = tenant.http.get(tenant.url("/Messages"))  # XML arrives with a later issue
+    r = tenant.http.get(tenant.url("/Nope"))  # no suffix: the error is XML
     assert r.status_code == 404
+    assert b"<RestException><Code>20404</Code>" in r.content

@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 from smsgate.api import errors
 from smsgate.api.context import Services
-from smsgate.api.routes import accounts, messages, numbers, services, simulator
+from smsgate.api.routes import accounts, legacy, messages, numbers, search, services, simulator
 from smsgate.clock import Clock, SystemClock
 from smsgate.config import Settings
 from smsgate.services.accounts import AccountService
@@ -45,6 +45,8 @@ def create_app(
             *numbers.routes,
             *simulator.routes,
             *services.routes,
+            *legacy.routes,
+            *search.routes,
         ],
         exception_handlers=dict[Any, Any](errors.HANDLERS),
     )

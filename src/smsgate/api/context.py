@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from smsgate.config import Settings
-from smsgate.errors import NotFound
 from smsgate.services.accounts import AccountService
 from smsgate.services.inbound import InboundService
 from smsgate.services.messages import MessageService
@@ -28,9 +27,3 @@ class Services:
 def services(request: Request) -> Services:
     svc: Services = request.app.state.services
     return svc
-
-
-def require_json(request: Request) -> None:
-    """Only the ``.json`` representation exists for now; XML and CSV come later."""
-    if request.path_params.get("fmt") != ".json":
-        raise NotFound()

@@ -94,10 +94,7 @@ class Params:
 
 async def read_form(request: Request, limit: int) -> Params:
     """The request's form body, refusing more than ``limit`` bytes with a 413."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"Request body exceeds {limit} bytes")
-    body = await _read_body(request, limit)
+    body = await read_body(request, limit)
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
@@ -105,11 +102,15 @@ async def read_form(request: Request, limit: int) -> Params:
     return Params(parse_form(text))
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    """The body straight from ASGI ``receive``, as ``Request.stream()`` reads it.
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body straight from ASGI ``receive``, as ``Request.stream()`` reads it, refusing
+    more than ``limit`` bytes with a 413.
 
     A form body almost always arrives in one message; this skips the async generator.
     """
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"Request body exceeds {limit} bytes")
     receive = request.receive
     chunks: list[bytes] = []
     size = 0

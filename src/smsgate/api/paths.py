@@ -10,6 +10,7 @@ from starlette.convertors import Convertor, register_url_convertor
 
 ROOT = "/2010-04-01"
 ACCOUNT = ROOT + "/Accounts/{account_sid:sid}"
+V2 = "/v2"  # the v2 message search API (api/routes/search.py)
 
 
 class SidConvertor(Convertor[str]):

@@ -1,23 +1,27 @@
-"""Domain objects as Twilio's 2010-04-01 JSON: field names, types, dates, URIs, paging."""
+"""Domain objects as Twilio's 2010-04-01 fields: names, types, dates, URIs.
+
+Each serializer returns the JSON body of a resource; ``smsgate.api.render`` turns it into the
+representation asked for (JSON, XML or CSV). ``ext`` is the suffix of the URIs inside the body
+(``.json``, ``""`` for XML, ``.csv``), so a client that follows them stays in its
+representation.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
-from urllib.parse import quote_plus, urlencode
-
-import orjson
-from starlette.responses import Response
 
 from smsgate.api.paths import ROOT
+from smsgate.api.render import Kind, paging_json
+from smsgate.api.render.json_body import response as json_response
 from smsgate.domain.accounts import Account, ApiKey
 from smsgate.domain.dates import rfc2822
 from smsgate.domain.messages import API_VERSION, Message
 from smsgate.domain.numbers import PhoneNumber
-from smsgate.domain.paging import Cursor, Page, PageRequest
+from smsgate.domain.paging import Page, PageRequest
 
 T = TypeVar("T")
-JSON = "application/json; charset=utf-8"
+__all__ = ["json_response"]
 
 # The subresources Twilio lists on every Account, as in the API definition.
 _ACCOUNT_SUBRESOURCES = {
@@ -44,11 +48,7 @@ _ACCOUNT_SUBRESOURCES = {
 }
 
 
-def json_response(body: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(body), status_code=status, media_type=JSON)
-
-
-def account_json(a: Account) -> dict[str, Any]:
+def account_json(a: Account, ext: str = ".json") -> dict[str, Any]:
     base = f"{ROOT}/Accounts/{a.sid}"
     return {
         "auth_token": a.auth_token,
@@ -58,13 +58,13 @@ def account_json(a: Account) -> dict[str, Any]:
         "owner_account_sid": a.owner_account_sid,
         "sid": a.sid,
         "status": a.status.value,
-        "subresource_uris": {k: f"{base}/{v}.json" for k, v in _ACCOUNT_SUBRESOURCES.items()},
+        "subresource_uris": {k: f"{base}/{v}{ext}" for k, v in _ACCOUNT_SUBRESOURCES.items()},
         "type": "Full",
-        "uri": f"{base}.json",
+        "uri": f"{base}{ext}",
     }
 
 
-def key_json(k: ApiKey, secret: str | None = None) -> dict[str, Any]:
+def key_json(k: ApiKey, ext: str = ".json", secret: str | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {
         "date_created": rfc2822(k.date_created),
         "date_updated": rfc2822(k.date_updated),
@@ -76,7 +76,7 @@ def key_json(k: ApiKey, secret: str | None = None) -> dict[str, Any]:
     return body
 
 
-def number_json(n: PhoneNumber) -> dict[str, Any]:
+def number_json(n: PhoneNumber, ext: str = ".json") -> dict[str, Any]:
     extra = n.extra
     return {
         "account_sid": n.account_sid,
@@ -106,7 +106,7 @@ def number_json(n: PhoneNumber) -> dict[str, Any]:
         "status_callback_method": n.status_callback_method,
         "trunk_sid": extra.get("TrunkSid"),
         "type": n.number_type,
-        "uri": f"{ROOT}/Accounts/{n.account_sid}/IncomingPhoneNumbers/{n.sid}.json",
+        "uri": f"{ROOT}/Accounts/{n.account_sid}/IncomingPhoneNumbers/{n.sid}{ext}",
         "voice_application_sid": extra.get("VoiceApplicationSid", ""),
         "voice_caller_id_lookup": extra.get("VoiceCallerIdLookup", "false") == "true",
         "voice_fallback_method": extra.get("VoiceFallbackMethod", "POST"),
@@ -117,7 +117,7 @@ def number_json(n: PhoneNumber) -> dict[str, Any]:
     }
 
 
-def message_json(m: Message) -> dict[str, Any]:
+def message_json(m: Message, ext: str = ".json") -> dict[str, Any]:
     base = f"{ROOT}/Accounts/{m.account_sid}/Messages/{m.sid}"
     return {
         "account_sid": m.account_sid,
@@ -138,9 +138,9 @@ def message_json(m: Message) -> dict[str, Any]:
         "price_unit": m.price_unit,
         "sid": m.sid,
         "status": m.status.value,
-        "subresource_uris": {"media": f"{base}/Media.json", "feedback": f"{base}/Feedback.json"},
+        "subresource_uris": {"media": f"{base}/Media{ext}", "feedback": f"{base}/Feedback{ext}"},
         "to": m.to,
-        "uri": f"{base}.json",
+        "uri": f"{base}{ext}",
     }
 
 
@@ -153,33 +153,42 @@ def list_json(
     to_json: Callable[[T], dict[str, Any]],
     sid_of: Callable[[T], str],
 ) -> dict[str, Any]:
-    """Twilio's list envelope, with relative URIs that keep SDKs on this server."""
-    items = page.items
-    start = request.page * request.page_size
-    size = request.page_size
+    """Twilio's JSON list envelope (what ``smsgate.api.render`` answers for ``.json``)."""
+    paging = paging_json(page, request, path, filters, sid_of)
+    return {key: [to_json(item) for item in page.items], **paging}
 
-    # Encoded once: every URI of the envelope shares the filters and the page size.
-    head = f"{path}?{urlencode([*filters, ('PageSize', str(size))])}&Page="
 
-    def uri(page_no: int, cursor: Cursor | None) -> str:
-        if cursor is None:
-            return f"{head}{page_no}"
-        return f"{head}{page_no}&PageToken={quote_plus(cursor.token)}"
+# The CSV columns of each resource: its fields that are not nested objects, in order
+# (tests/unit/test_representations.py checks them against the serializers).
+ACCOUNT_COLUMNS = (
+    "auth_token", "date_created", "date_updated", "friendly_name", "owner_account_sid", "sid",
+    "status", "type", "uri",
+)  # fmt: skip
+KEY_COLUMNS = ("date_created", "date_updated", "friendly_name", "sid")
+NUMBER_COLUMNS = (
+        "account_sid", "address_requirements", "address_sid", "api_version", "beta",
+        "bundle_sid", "date_created", "date_updated", "emergency_address_sid",
+        "emergency_address_status", "emergency_status", "friendly_name", "identity_sid",
+        "origin", "phone_number", "sid", "sms_application_sid", "sms_fallback_method",
+        "sms_fallback_url", "sms_method", "sms_url", "status", "status_callback",
+        "status_callback_method", "trunk_sid", "type", "uri", "voice_application_sid",
+        "voice_caller_id_lookup", "voice_fallback_method", "voice_fallback_url",
+        "voice_method", "voice_receive_mode", "voice_url",
+)  # fmt: skip
+MESSAGE_COLUMNS = (
+    "account_sid", "api_version", "body", "date_created", "date_sent", "date_updated",
+    "direction", "error_code", "error_message", "from", "messaging_service_sid", "num_media",
+    "num_segments", "price", "price_unit", "sid", "status", "to", "uri",
+)  # fmt: skip
 
-    next_uri = None
-    if page.has_next and items:
-        next_uri = uri(request.page + 1, Cursor("after", sid_of(items[-1])))
-    previous_uri = None
-    if page.has_previous and items and request.page > 0:
-        previous_uri = uri(request.page - 1, Cursor("before", sid_of(items[0])))
-    return {
-        key: [to_json(item) for item in items],
-        "end": start + max(len(items) - 1, 0),
-        "first_page_uri": uri(0, None),
-        "next_page_uri": next_uri,
-        "page": request.page,
-        "page_size": size,
-        "previous_page_uri": previous_uri,
-        "start": start,
-        "uri": uri(request.page, request.cursor),
-    }
+ACCOUNTS = Kind("accounts", "Accounts", "Account", account_json, lambda a: a.sid, ACCOUNT_COLUMNS)
+KEYS = Kind("keys", "Keys", "Key", key_json, lambda k: k.sid, KEY_COLUMNS)
+NUMBERS = Kind(
+    "incoming_phone_numbers",
+    "IncomingPhoneNumbers",
+    "IncomingPhoneNumber",
+    number_json,
+    lambda n: n.sid,
+    NUMBER_COLUMNS,
+)
+MESSAGES = Kind("messages", "Messages", "Message", message_json, lambda m: m.sid, MESSAGE_COLUMNS)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable
 
 from smsgate.clock import Clock
 from smsgate.domain.accounts import Account, AccountStatus
 from smsgate.domain.dates import to_us
+from smsgate.domain.dialects import MessageSearch
 from smsgate.domain.messages import (
     FINAL,
     CreateRequest,
@@ -128,6 +130,16 @@ class MessageService:
             return await self._store.list_messages(account.sid, flt, page)
         except UnknownCursor:
             raise BadRequest("The PageToken does not belong to this list.", code=20001) from None
+
+    async def count(self, account: Account, flt: MessageFilter) -> int:
+        """How many messages ``list`` walks through with this filter."""
+        if flt.date_sent.empty:
+            return 0
+        return await self._store.count_messages(account.sid, flt)
+
+    async def search(self, account: Account, search: MessageSearch) -> builtins.list[Message]:
+        """The v2 search (smsgate.domain.dialects): a creation window, oldest first."""
+        return await self._store.search_messages(account.sid, search)
 
     async def update(
         self, account: Account, sid: str, body: str | None, status: str | None

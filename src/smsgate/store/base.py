@@ -26,6 +26,7 @@ from smsgate.domain.delivery import (
     SubmitProgress,
     Transition,
 )
+from smsgate.domain.dialects import MessageSearch
 from smsgate.domain.inbound import InboundRecord, QueuedReply
 from smsgate.domain.messages import Message, Status
 from smsgate.domain.numbers import PhoneNumber
@@ -128,6 +129,14 @@ class Store(Protocol):
     async def list_messages(
         self, account_sid: str, flt: MessageFilter, page: PageRequest
     ) -> Page[Message]: ...
+    async def count_messages(self, account_sid: str, flt: MessageFilter) -> int:
+        """How many messages ``list_messages`` would walk through (legacy ``total``)."""
+        ...
+
+    async def search_messages(self, account_sid: str, search: MessageSearch) -> list[Message]:
+        """The v2 search: messages created in the window, oldest first, filtered."""
+        ...
+
     async def save_message(self, message: Message) -> None:
         """Write every mutable field of an existing message (status, dates, price …)."""
         ...

@@ -15,6 +15,7 @@ import orjson
 
 from smsgate.domain.accounts import Account, AccountStatus, ApiKey
 from smsgate.domain.dates import from_us, to_us
+from smsgate.domain.dialects import MessageSearch
 from smsgate.domain.messages import Direction, Message, Status
 from smsgate.domain.numbers import PhoneNumber
 from smsgate.domain.paging import Page, PageRequest
@@ -112,6 +113,52 @@ def message_filter(
     lo = max(0, to_us(dates.after)) if dates.after is not None else 0
     hi = to_us(dates.before) if dates.before is not None else None
     return where, params, KeyRange(lo, hi)
+
+
+def count_query(account_sid: str, flt: MessageFilter) -> tuple[str, dict[str, Any]]:
+    """How many messages a list filter matches (the legacy list's ``total``)."""
+    where, params, key_range = message_filter(account_sid, flt)
+    if key_range is not None:
+        where.append("list_key >= :key_lo")
+        params["key_lo"] = key_range.lo
+        if key_range.hi is not None:
+            where.append("list_key < :key_hi")
+            params["key_hi"] = key_range.hi
+    return f"SELECT count(*) FROM messages WHERE {' AND '.join(where)}", params
+
+
+def search_query(account_sid: str, search: MessageSearch) -> tuple[str, dict[str, Any]]:
+    """A v2 search: one range scan of ``messages_account_created``, oldest first.
+
+    The index is ``(account_sid, date_created, sid, status, direction,
+    messaging_service_sid)``: the window is the seek, the order is the index's, and the
+    status, direction and service filters are read from the index entry, so only the rows
+    returned are read from the table (tests/integration/test_query_plans.py).
+    """
+    where = ["account_sid = :a", "date_created >= :lo", "date_created < :hi"]
+    params: dict[str, Any] = {
+        "a": account_sid,
+        "lo": search.created_from_us,
+        "hi": search.created_to_us,
+        "limit": search.limit,
+        "skip": search.skip,
+    }
+    if search.service_sid is not None:
+        where.append("messaging_service_sid = :svc")
+        params["svc"] = search.service_sid
+    for column, values in (("status", search.statuses), ("direction", search.directions)):
+        if values is None:
+            continue
+        names = []
+        for i, value in enumerate(sorted(v.value for v in values)):
+            names.append(f":{column}{i}")
+            params[f"{column}{i}"] = value
+        where.append(f"{column} IN ({', '.join(names)})")
+    sql = (
+        f"SELECT {MESSAGE_COLS} FROM messages WHERE {' AND '.join(where)} "
+        "ORDER BY date_created, sid LIMIT :limit OFFSET :skip"
+    )
+    return sql, params
 
 
 def account_params(a: Account) -> dict[str, Any]:

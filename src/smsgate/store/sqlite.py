@@ -51,6 +51,7 @@ from smsgate.domain.delivery import (
     SubmitProgress,
     Transition,
 )
+from smsgate.domain.dialects import MessageSearch
 from smsgate.domain.inbound import InboundRecord, QueuedReply
 from smsgate.domain.messages import Message, Status
 from smsgate.domain.numbers import PhoneNumber
@@ -642,6 +643,16 @@ class SqliteStore:
             key_range=key_range,
             seek=True,
         )
+
+    async def count_messages(self, account_sid: str, flt: MessageFilter) -> int:
+        sql, params = rows.count_query(account_sid, flt)
+        count: int = await self._scan(lambda c: c.execute(sql, params).fetchone()[0])
+        return count
+
+    async def search_messages(self, account_sid: str, search: MessageSearch) -> list[Message]:
+        sql, params = rows.search_query(account_sid, search)
+        found = await self._scan(lambda c: c.execute(sql, params).fetchall())
+        return [rows.message_from(r) for r in found]
 
     def _message_boundary(self, account_sid: str, sid: str) -> tuple[Any, ...]:
         r = self._one(rows.MESSAGE_BOUNDARY, {"sid": sid, "a": account_sid})

@@ -7,10 +7,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from smsgate.api.auth import authorize
-from smsgate.api.context import require_json, services
+from smsgate.api.context import services
 from smsgate.api.params import Params, query, read_form
 from smsgate.api.paths import ACCOUNT
-from smsgate.api.serialize import json_response, list_json, message_json
+from smsgate.api.render import instance, page_of, representation
+from smsgate.api.serialize import MESSAGES
 from smsgate.domain.dates import date_range
 from smsgate.domain.messages import CreateRequest
 from smsgate.domain.paging import parse_page_request
@@ -39,6 +40,17 @@ _ENUMS = {
 }
 _BOOLEANS = ("ProvideFeedback", "ForceDelivery", "ShortenUrls", "SendAsMms", "SmartEncoded")
 _DATE_FILTERS = ("DateSent", "DateSent<", "DateSent>")
+
+
+def list_filter(q: Params) -> tuple[MessageFilter, list[tuple[str, str]]]:
+    """The ``To``, ``From`` and ``DateSent`` filters, and the same as URI parameters."""
+    flt = MessageFilter(
+        to=q.value("To"),
+        from_=q.value("From"),
+        date_sent=date_range(*(q.value(name) for name in _DATE_FILTERS)),
+    )
+    filters = [(k, v) for k in ("To", "From", *_DATE_FILTERS) if (v := q.value(k)) is not None]
+    return flt, filters
 
 
 def create_request(form: Params) -> CreateRequest:
@@ -83,54 +95,46 @@ def create_request(form: Params) -> CreateRequest:
 
 
 async def create_message(request: Request) -> Response:
-    require_json(request)
+    rep = representation(request)
     svc = services(request)
     _, account = await authorize(request, svc)
     form = await read_form(request, svc.settings.max_body_bytes)
     message = await svc.messages.create(account, create_request(form))
-    return json_response(message_json(message), 201)
+    return instance(rep, MESSAGES, message, 201)
 
 
 async def list_messages(request: Request) -> Response:
-    require_json(request)
+    rep = representation(request)
     _, account = await authorize(request)
     q = query(request)
     page_req = parse_page_request(
         q.value("PageSize"), q.value("Page"), q.value("PageToken"), "SM", "MM"
     )
-    flt = MessageFilter(
-        to=q.value("To"),
-        from_=q.value("From"),
-        date_sent=date_range(*(q.value(name) for name in _DATE_FILTERS)),
-    )
-    page = await services(request).messages.list(account, flt, page_req)
-    filters = [(k, v) for k in ("To", "From", *_DATE_FILTERS) if (v := q.value(k)) is not None]
-    return json_response(
-        list_json(
-            "messages", page, page_req, request.url.path, filters, message_json, lambda m: m.sid
-        )
+    flt, filters = list_filter(q)
+    messages = services(request).messages
+    return await page_of(
+        request, rep, MESSAGES, page_req, lambda pr: messages.list(account, flt, pr), filters
     )
 
 
 async def fetch_message(request: Request) -> Response:
-    require_json(request)
+    rep = representation(request)
     _, account = await authorize(request)
     message = await services(request).messages.get(account, request.path_params["sid"])
-    return json_response(message_json(message))
+    return instance(rep, MESSAGES, message)
 
 
 async def update_message(request: Request) -> Response:
-    require_json(request)
+    rep = representation(request)
     _, account = await authorize(request)
     form = await read_form(request, services(request).settings.max_body_bytes)
     message = await services(request).messages.update(
         account, request.path_params["sid"], form.raw("Body"), form.value("Status")
     )
-    return json_response(message_json(message))
+    return instance(rep, MESSAGES, message)
 
 
 async def delete_message(request: Request) -> Response:
-    require_json(request)
     _, account = await authorize(request)
     await services(request).messages.delete(account, request.path_params["sid"])
     return Response(status_code=204)

@@ -7,10 +7,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from smsgate.api.auth import authorize
-from smsgate.api.context import require_json, services
+from smsgate.api.context import services
 from smsgate.api.params import Params, query, read_form
 from smsgate.api.paths import ACCOUNT
-from smsgate.api.serialize import json_response, list_json, number_json
+from smsgate.api.render import instance, page_of, representation
+from smsgate.api.serialize import NUMBERS
 from smsgate.domain.paging import parse_page_request
 from smsgate.services.numbers import NumberChanges
 from smsgate.store.base import NumberFilter
@@ -49,45 +50,37 @@ def _changes(form: Params) -> NumberChanges:
 
 
 async def list_numbers(request: Request) -> Response:
-    require_json(request)
+    rep = representation(request)
     _, account = await authorize(request)
     q = query(request)
     page_req = parse_page_request(q.value("PageSize"), q.value("Page"), q.value("PageToken"), "PN")
     flt = NumberFilter(q.value("PhoneNumber"), q.value("FriendlyName"))
-    page = await services(request).numbers.list(account, flt, page_req)
     filters = [(k, v) for k in ("PhoneNumber", "FriendlyName") if (v := q.value(k)) is not None]
-    return json_response(
-        list_json(
-            "incoming_phone_numbers",
-            page,
-            page_req,
-            request.url.path,
-            filters,
-            number_json,
-            lambda n: n.sid,
-        )
+    numbers = services(request).numbers
+    return await page_of(
+        request, rep, NUMBERS, page_req, lambda pr: numbers.list(account, flt, pr), filters
     )
 
 
 async def create_number(request: Request) -> Response:
-    require_json(request)
+    rep = representation(request)
     _, account = await authorize(request)
     form = await read_form(request, services(request).settings.max_body_bytes)
     number = await services(request).numbers.create(
         account, form.value("PhoneNumber"), _changes(form)
     )
-    return json_response(number_json(number), 201)
+    return instance(rep, NUMBERS, number, 201)
 
 
 async def fetch_number(request: Request) -> Response:
-    require_json(request)
+    rep = representation(request)
     _, account = await authorize(request)
     number = await services(request).numbers.get(account, request.path_params["sid"])
-    return json_response(number_json(number))
+    return instance(rep, NUMBERS, number)
 
 
 async def update_number(request: Request) -> Response:
-    require_json(request)
+    rep = representation(request)
     who, account = await authorize(request)
     form = await read_form(request, services(request).settings.max_body_bytes)
     svc = services(request)
@@ -98,11 +91,10 @@ async def update_number(request: Request) -> Response:
     number = await svc.numbers.update(
         account, request.path_params["sid"], _changes(form), new_owner
     )
-    return json_response(number_json(number))
+    return instance(rep, NUMBERS, number)
 
 
 async def delete_number(request: Request) -> Response:
-    require_json(request)
     _, account = await authorize(request)
     await services(request).numbers.delete(account, request.path_params["sid"])
     return Response(status_code=204)
