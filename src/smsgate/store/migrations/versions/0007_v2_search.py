@@ -1,11 +1,8 @@
 """Index messages by creation time for the v2 Properties search.
 
-Revision ID: dialects_v2_search
+Revision ID: 0007
 Revises: 0006
 Create Date: 2026-11-25
-
-(Named apart from the numbered revisions on purpose: another branch may add a 0007 at the
-same time; renumber when merging.)
 
 ``GET /v2/Properties/{Sid}/Messages`` selects a creation-time window, oldest first, with
 optional status, direction and Messaging Service filters. This index makes the window one
@@ -18,7 +15,7 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "dialects_v2_search"
+revision = "0007"
 down_revision = "0006"
 branch_labels = None
 depends_on = None
