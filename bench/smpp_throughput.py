@@ -136,10 +136,11 @@ def span_s(db: Path) -> tuple[int, float]:
     return int(n), (last - first) / 1e6
 
 
-def sampler(db: Path, pid: int, stop: threading.Event, out: list[Sample]) -> None:
+def sampler(db: Path, pids: list[int], stop: threading.Event, out: list[Sample]) -> None:
     start = time.monotonic()
     while not stop.wait(1.0):
-        out.append(Sample(time.monotonic() - start, delivered(db), cpu_seconds(pid)))
+        cpu = sum(cpu_seconds(pid) for pid in pids)
+        out.append(Sample(time.monotonic() - start, delivered(db), cpu))
 
 
 def pct(values: Sequence[float], p: float) -> float:
@@ -148,16 +149,25 @@ def pct(values: Sequence[float], p: float) -> float:
 
 def run(args: argparse.Namespace) -> str:
     command = shlex.split(args.smsgate)
+    problems: list[str] = []
     work = Path(tempfile.mkdtemp(prefix="smsgate-smpp-bench-"))
     smsc = Smsc(command, args.rtt, work / "smsc.log")
     carrier = f"smpp://bench:bench@127.0.0.1:{smsc.port}?window={args.window}"
-    server = Server(
-        command,
-        work / "data",
-        ["--sender-mps", "0", "--carrier", carrier, "--log-level", "warning"],
-    )
+    common = ["--sender-mps", "0", "--carrier", carrier, "--log-level", "warning"]
+    separate = args.split or args.backlog
+    server = Server(command, work / "data", [*common, *(["--no-worker"] if separate else [])])
+    worker: subprocess.Popen[bytes] | None = None
+
+    def start_worker() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [*command, "worker", "--data-dir", str(work / "data"), *common],
+            stderr=(work / "worker.log").open("w"),
+        )
+
     try:
         sid, token = server.wait_ready()
+        if args.split:
+            worker = start_worker()
         wrk = Wrk(args.wrk, 2, args.connections, 10)
         ceiling = wrk.run(server.base_url + "/healthz", 5)
         auth = base64.b64encode(f"{sid}:{token}".encode()).decode()
@@ -172,12 +182,19 @@ def run(args: argparse.Namespace) -> str:
         db = work / "data" / "smsgate.db"
         samples: list[Sample] = []
         stop = threading.Event()
-        watcher = threading.Thread(target=sampler, args=(db, server.process.pid, stop, samples))
+        create_url = f"{server.base_url}/2010-04-01/Accounts/{sid}/Messages.json"
+        if args.backlog:
+            # queue first, then measure the worker alone draining the queue through SMPP
+            create: WrkResult = wrk.run(create_url, args.duration, script)
+            worker = start_worker()
+            pids = [worker.pid]
+        else:
+            pids = [server.process.pid] + ([worker.pid] if worker else [])
+        watcher = threading.Thread(target=sampler, args=(db, pids, stop, samples))
         watcher.start()
-        create: WrkResult = wrk.run(
-            f"{server.base_url}/2010-04-01/Accounts/{sid}/Messages.json", args.duration, script
-        )
-        deadline = time.monotonic() + 300
+        if not args.backlog:
+            create = wrk.run(create_url, args.duration, script)
+        deadline = time.monotonic() + 600
         while True:
             total, _ = span_s(db)
             if delivered(db) >= total or time.monotonic() > deadline:
@@ -187,14 +204,16 @@ def run(args: argparse.Namespace) -> str:
         watcher.join()
         total, whole = span_s(db)
         done = delivered(db)
-        steady = [s for s in samples if args.settle <= s.t <= args.duration]
+        if args.backlog:
+            steady = [s for s in samples if s.t >= args.settle and s.delivered <= 0.9 * total]
+        else:
+            steady = [s for s in samples if args.settle <= s.t <= args.duration]
         if len(steady) < 2:
             raise BenchError("the load was too short for a steady window")
         rate = (steady[-1].delivered - steady[0].delivered) / (steady[-1].t - steady[0].t)
         cpu = (steady[-1].cpu_s - steady[0].cpu_s) / (steady[-1].t - steady[0].t)
         lat = latencies_ms(db)
         submits = smsc.submits()
-        problems = []
         if not create.clean:
             problems.append(create.problems())
         if done != total:
@@ -204,6 +223,10 @@ def run(args: argparse.Namespace) -> str:
         if len(submits) != total:
             problems.append(f"the SMSC saw {len(submits)} submits for {total} messages")
     finally:
+        if worker is not None:
+            worker.terminate()
+            if worker.wait(30) != 0:
+                problems.append(f"smsgate worker exited {worker.returncode} on SIGTERM")
         code = server.stop()
         smsc.stop()
     if code != 0:
@@ -213,10 +236,17 @@ def run(args: argparse.Namespace) -> str:
         f"### Result: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "",
         f"window {args.window}, SMSC round trip {args.rtt * 1000:.0f} ms "
-        f"(bound {bound:,.0f}/s), {args.connections} connections, {args.duration:.0f} s load",
+        f"(bound {bound:,.0f}/s), {args.connections} connections, {args.duration:.0f} s load, "
+        + (
+            "a queued backlog drained by `smsgate worker` alone (CPU: the worker)"
+            if args.backlog
+            else "`serve --no-worker` + `smsgate worker`"
+            if args.split
+            else "one `serve` process"
+        ),
         "",
         "| ceiling req/s | created/s | delivered/s (steady) | whole run msg/s | "
-        "create→delivered p50 / p99 ms | server CPU (cores) | messages |",
+        "create→delivered p50 / p99 ms | smsgate CPU (cores) | messages |",
         "|---:|---:|---:|---:|---:|---:|---:|",
         f"| {ceiling.rps:,.0f} | {create.rps:,.0f} | {rate:,.0f} | {total / whole:,.0f} | "
         f"{pct(lat, 0.5):,.0f} / {pct(lat, 0.99):,.0f} | {cpu:.2f} | {total:,} |",
@@ -240,6 +270,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument("--settle", type=float, default=5.0)
+    parser.add_argument(
+        "--split", action="store_true", help="API and worker in two processes (two cores)"
+    )
+    parser.add_argument(
+        "--backlog",
+        action="store_true",
+        help="create for --duration with no worker, then time `smsgate worker` draining it",
+    )
     return parser.parse_args(argv)
 
 
