@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 import trustme
 
-from tests.conftest import start_server, wait_until
+from tests.conftest import Server, start_server, wait_until
 from tests.e2e.test_smpp import FAST, Gateway
 from tests.smpp_peers import SmscPeer, start_peer
 
@@ -72,47 +73,46 @@ def sim(tmp_path: Path) -> Iterator[SmscPeer]:
 
 
 @pytest.fixture
-def ca(tmp_path: Path) -> tuple[trustme.CA, Path]:
+def tls(sim: SmscPeer) -> Iterator[tuple[TlsTerminator, Path]]:
+    """A TLS terminator in front of the sim, with a certificate from a throw-away CA, and
+    that CA's certificate as a PEM file."""
     authority = trustme.CA()
-    pem = tmp_path / "ca.pem"
+    pem = Path(tempfile.mkdtemp()) / "ca.pem"
     authority.cert_pem.write_to_path(str(pem))
-    return authority, pem
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1").configure_cert(context)
+    with TlsTerminator(context, (sim.host, sim.port)) as terminator:
+        yield terminator, pem
+
+
+def _gateway(tmp_path: Path, sim: SmscPeer, port: int, **env: str) -> Server:
+    url = f"smpps://{sim.system_id}:{sim.password}@127.0.0.1:{port}?window=5{FAST}"
+    return start_server(
+        tmp_path / "data", env={"SMSGATE_CARRIER": url, "SMSGATE_SENDER_MPS": "0", **env}
+    )
 
 
 def test_smpps_binds_over_verified_tls(
-    tmp_path: Path, sim: SmscPeer, ca: tuple[trustme.CA, Path]
+    tmp_path: Path, sim: SmscPeer, tls: tuple[TlsTerminator, Path]
 ) -> None:
-    authority, pem = ca
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    authority.issue_cert("127.0.0.1").configure_cert(context)
-    with TlsTerminator(context, (sim.host, sim.port)) as tls:
-        url = f"smpps://{sim.system_id}:{sim.password}@127.0.0.1:{tls.port}?window=5{FAST}"
-        server = start_server(
-            tmp_path / "data",
-            env={"SMSGATE_CARRIER": url, "SMSGATE_SENDER_MPS": "0", "SSL_CERT_FILE": str(pem)},
-        )
-        try:
-            gateway = Gateway(server, sim)
-            gateway.wait_status(gateway.send("over TLS").sid, "delivered")
-            assert [s["text"] for s in sim.submits()] == ["over TLS"]
-            assert tls.handshakes >= 1
-        finally:
-            assert server.stop() == 0
+    terminator, pem = tls
+    server = _gateway(tmp_path, sim, terminator.port, SSL_CERT_FILE=str(pem))
+    try:
+        gateway = Gateway(server, sim)
+        gateway.wait_status(gateway.send("over TLS").sid, "delivered")
+        assert [s["text"] for s in sim.submits()] == ["over TLS"]
+        assert terminator.handshakes >= 1
+    finally:
+        assert server.stop() == 0
 
 
 def test_an_untrusted_certificate_is_refused(
-    tmp_path: Path, sim: SmscPeer, ca: tuple[trustme.CA, Path]
+    tmp_path: Path, sim: SmscPeer, tls: tuple[TlsTerminator, Path]
 ) -> None:
-    authority, _ = ca
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    authority.issue_cert("127.0.0.1").configure_cert(context)
-    with TlsTerminator(context, (sim.host, sim.port)) as tls:
-        url = f"smpps://{sim.system_id}:{sim.password}@127.0.0.1:{tls.port}?window=5{FAST}"
-        server = start_server(
-            tmp_path / "data", env={"SMSGATE_CARRIER": url, "SMSGATE_SENDER_MPS": "0"}
-        )
-        try:
-            wait_until(lambda: "CERTIFICATE_VERIFY_FAILED" in server.log.read_text())
-            assert sim.sessions() == []
-        finally:
-            assert server.stop() == 0
+    terminator, _ = tls  # the CA is not given to smsgate
+    server = _gateway(tmp_path, sim, terminator.port)
+    try:
+        wait_until(lambda: "CERTIFICATE_VERIFY_FAILED" in server.log.read_text())
+        assert sim.sessions() == []
+    finally:
+        assert server.stop() == 0

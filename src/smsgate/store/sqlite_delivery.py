@@ -7,6 +7,7 @@ writer, so each is atomic and serialised with every other write.
 from __future__ import annotations
 
 import sqlite3
+from typing import Any
 
 import orjson
 
@@ -101,20 +102,17 @@ def _save_sender(c: sqlite3.Connection, sender: str, state: SenderState) -> None
     )
 
 
+_JOB_COLUMNS = "message_sid, account_sid, sender, segments, attempt, expires_at"
+
+
 def claim_jobs(
     c: sqlite3.Connection, owner: str, now_us: int, lease_us: int, limit: int
 ) -> list[DeliveryJob]:
     found = c.execute(
-        "SELECT message_sid, account_sid, sender, segments, attempt, expires_at "
-        "FROM delivery_jobs WHERE ready_at <= ? ORDER BY ready_at LIMIT ?",
+        f"SELECT {_JOB_COLUMNS} FROM delivery_jobs WHERE ready_at <= ? ORDER BY ready_at LIMIT ?",
         (now_us, limit),
     ).fetchall()
-    c.executemany(
-        "UPDATE delivery_jobs SET ready_at = ?, lease_owner = ?, attempt = attempt + 1 "
-        "WHERE message_sid = ?",
-        [(now_us + lease_us, owner, r[0]) for r in found],
-    )
-    return [DeliveryJob(r[0], r[1], r[2], r[3], r[4] + 1, r[5]) for r in found]
+    return _lease(c, found, owner, now_us + lease_us)
 
 
 def claim_expired_jobs(
@@ -122,15 +120,22 @@ def claim_expired_jobs(
 ) -> list[DeliveryJob]:
     """Lease jobs past their validity that no live worker holds, due or not."""
     found = c.execute(
-        "SELECT message_sid, account_sid, sender, segments, attempt, expires_at "
-        "FROM delivery_jobs WHERE expires_at < ? AND (lease_owner IS NULL OR ready_at <= ?) "
+        f"SELECT {_JOB_COLUMNS} FROM delivery_jobs "
+        "WHERE expires_at < ? AND (lease_owner IS NULL OR ready_at <= ?) "
         "ORDER BY expires_at LIMIT ?",
         (now_us, now_us, limit),
     ).fetchall()
+    return _lease(c, found, owner, now_us + lease_us)
+
+
+def _lease(
+    c: sqlite3.Connection, found: list[tuple[Any, ...]], owner: str, until_us: int
+) -> list[DeliveryJob]:
+    """Hold the jobs ``found`` (rows of _JOB_COLUMNS) for ``owner``, as a new attempt."""
     c.executemany(
         "UPDATE delivery_jobs SET ready_at = ?, lease_owner = ?, attempt = attempt + 1 "
         "WHERE message_sid = ?",
-        [(now_us + lease_us, owner, r[0]) for r in found],
+        [(until_us, owner, r[0]) for r in found],
     )
     return [DeliveryJob(r[0], r[1], r[2], r[3], r[4] + 1, r[5]) for r in found]
 
