@@ -303,3 +303,24 @@ def test_a_transmitter_and_receiver_pair(tmp_path: Path, smsc: SmscPeer) -> None
         )
     finally:
         assert server.stop() == 0
+
+
+def test_an_unbind_from_the_smsc_is_followed_by_a_new_bind(
+    gateway: Gateway, smsc: SmscPeer
+) -> None:
+    gateway.wait_status(gateway.send("before").sid, "delivered")
+    assert smsc.unbind() >= 1
+    wait_until(lambda: gateway.server.log.read_text().count("SMPP smpp/trx bound") >= 2)
+    gateway.wait_status(gateway.send("after").sid, "delivered")
+    assert [s["text"] for s in submits_for(smsc)] == ["before", "after"]
+
+
+def test_a_receipt_that_never_comes_ends_undelivered(tmp_path: Path, smsc: SmscPeer) -> None:
+    smsc.behaviour(receipts=False)
+    server = start_gateway(tmp_path, smsc, "&receipt_timeout=1")
+    try:
+        gateway = Gateway(server, smsc)
+        done = gateway.wait_status(gateway.send().sid, "undelivered")
+        assert done.error_code == 30008
+    finally:
+        assert server.stop() == 0
