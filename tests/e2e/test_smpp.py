@@ -120,7 +120,7 @@ def test_long_messages_go_as_concatenated_parts(
 
 
 def test_other_concatenation_forms(tmp_path: Path, smsc: SmscPeer) -> None:
-    for concat in ("udh16", "sar"):
+    for concat in ("udh16", "sar", "payload"):
         smsc.reset()
         server = start_gateway(tmp_path / concat, smsc, f"&concat={concat}")
         try:
@@ -128,8 +128,11 @@ def test_other_concatenation_forms(tmp_path: Path, smsc: SmscPeer) -> None:
             body = "ж" * 150  # UCS-2: 66 or 67 a part
             gateway.wait_status(gateway.send(body).sid, "delivered")
             submits = submits_for(smsc)
-            assert len(submits) >= 3
             assert "".join(s["text"] for s in submits) == body
+            if concat == "payload":
+                assert [s["payload"] for s in submits] == [True]  # one submit, whole body
+                continue
+            assert len(submits) >= 3
             if concat == "sar":
                 assert all(s["sar"] and s["udh"] is None for s in submits)
             else:

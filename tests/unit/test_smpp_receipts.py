@@ -125,3 +125,18 @@ def test_carrier_url_with_every_kind_of_option() -> None:
 def test_bad_carrier_urls_say_what_is_wrong(url: str, problem: str) -> None:
     with pytest.raises(SmppConfigError, match=problem):
         parse_url(url)
+
+
+@pytest.mark.parametrize(
+    ("sender", "expected"),
+    [
+        ("+15017122661", (1, 1, "15017122661")),  # E.164: international, ISDN
+        ("12345", (3, 0, "12345")),  # a short code
+        ("MyBrand", (5, 0, "MyBrand")),  # alphanumeric
+    ],
+)
+def test_source_address_ton_npi(sender: str, expected: tuple[int, int, str]) -> None:
+    from smsgate.connectors.smpp.connector import SmppConnector
+
+    source = SmppConnector(parse_url("smpp://u:p@h"))._source(sender)
+    assert (source["source_addr_ton"], source["source_addr_npi"], source["source_addr"]) == expected
