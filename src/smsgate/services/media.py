@@ -64,6 +64,12 @@ class MediaService:
                 await asyncio.wait(tasks)
         except TimeoutError:
             pass
+        except BaseException:  # cancelled (the worker stops): stop the downloads too
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self._fetcher.discard([t.result() for t in tasks if _fetched(t)])
+            raise
         staged: builtins.list[StagedFile] = []
         problem: MediaProblem | None = None
         for url, task in zip(urls, tasks, strict=True):
@@ -167,3 +173,7 @@ def timeout_within(lease_seconds: float, wanted: float) -> float:
     """A fetch must end well inside the job's lease, so no other worker takes the job over
     meanwhile (a submit gets the other half)."""
     return min(wanted, lease_seconds / 2)
+
+
+def _fetched(task: asyncio.Future[StagedFile]) -> bool:
+    return task.done() and not task.cancelled() and task.exception() is None
