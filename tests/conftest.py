@@ -201,5 +201,14 @@ def receiver() -> Iterator[Any]:
     r.server.server_close()
 
 
+@pytest.fixture
+def media_host() -> Iterator[Any]:
+    from tests.fakes.media_host import start_media_host
+
+    host = start_media_host()
+    yield host
+    host.close()
+
+
 # SMSC peers for SMPP tests (``smsc`` runs a test against smsgate smsc-sim and the npm one).
 from tests.smpp_peers import smsc, smsc_process  # noqa: E402, F401

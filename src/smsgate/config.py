@@ -71,6 +71,12 @@ class Settings:
     start_reply: str = _opt(
         DEFAULT_START_REPLY, "Automatic answer to START, YES or UNSTOP (empty: no answer)."
     )
+    media_timeout: float = _opt(
+        10.0, "Seconds all MediaUrls of one message may take to fetch (at most half the lease)."
+    )
+    public_url: str | None = _opt(
+        None, "This server's URL as others reach it, for media links; default http://HOST:PORT."
+    )
     min_schedule_lead: float = _opt(
         900.0, "Seconds a scheduled message's SendAt must lie ahead at least (35114 below it)."
     )
@@ -96,8 +102,20 @@ class Settings:
             raise ConfigError("lease_seconds must be at least 1")
         if not 0 <= self.min_schedule_lead <= 35 * 24 * 3600:
             raise ConfigError("min_schedule_lead must be from 0 to 3024000 seconds (35 days)")
+        if not 0.1 <= self.media_timeout <= 300:
+            raise ConfigError("media_timeout must be from 0.1 to 300 seconds")
+        if self.public_url is not None and not self.public_url.startswith(("http://", "https://")):
+            raise ConfigError(f"public_url must be an http(s) URL, got {self.public_url!r}")
         if self.simulator_delay < 0:
             raise ConfigError("simulator_delay must not be negative")
+
+    @property
+    def media_base_url(self) -> str:
+        """The base of the URLs that point at stored media (``public_url``, else ours)."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host  # noqa: S104
+        return f"http://{host}:{self.port}"
 
     @property
     def sqlite_path(self) -> Path | None:

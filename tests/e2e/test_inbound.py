@@ -24,6 +24,7 @@ from tests.conftest import (
     start_server,
     wait_until,
 )
+from tests.fakes.media_host import MediaHost
 from tests.fakes.receiver import Hit, Receiver
 
 PHONE = "+15558675310"
@@ -67,11 +68,11 @@ def replies_to(tenant: Tenant, to: str) -> list[Any]:
 
 
 def test_an_injected_message_is_stored_and_its_webhook_signed_with_every_parameter(
-    tenant: Tenant, receiver: Receiver
+    server: Server, tenant: Tenant, receiver: Receiver, media_host: MediaHost
 ) -> None:
     url = receiver.url("/ok/sms?tag=1")
     set_webhook(tenant, sms_url=url)
-    media = ["https://example.com/cat.jpg", "https://example.com/a/b.png?x=1"]
+    media = [media_host.url("/blob/cat.jpg"), media_host.url("/blob/b.png?x=1")]
     body = received(tenant, "Hello there", MediaUrl=media)
     assert body["direction"] == "inbound"
     assert body["status"] == "received"
@@ -93,8 +94,10 @@ def test_an_injected_message_is_stored_and_its_webhook_signed_with_every_paramet
     assert (p["From"], p["To"], p["Body"]) == (PHONE, tenant.number, "Hello there")
     assert (p["NumMedia"], p["NumSegments"], p["SmsStatus"]) == ("2", "1", "received")
     assert p["ApiVersion"] == "2010-04-01"
-    assert (p["MediaUrl0"], p["MediaContentType0"]) == (media[0], "image/jpeg")
-    assert (p["MediaUrl1"], p["MediaContentType1"]) == (media[1], "image/png")
+    # media point at the stored copies (tests/e2e/test_media.py checks them in detail)
+    stored = server.base_url + tenant.url(f"/Messages/{sid}/Media/ME")
+    assert p["MediaUrl0"].startswith(stored) and p["MediaUrl1"].startswith(stored)
+    assert (p["MediaContentType0"], p["MediaContentType1"]) == ("image/jpeg", "image/png")
     assert (p["FromCountry"], p["ToCountry"]) == ("US", "US")
     for name in ("FromState", "FromCity", "FromZip", "ToState", "ToCity", "ToZip"):
         assert name in p
@@ -126,7 +129,7 @@ def test_without_a_webhook_the_message_is_sent_when_it_arrives(tenant: Tenant) -
 
 
 def test_the_cli_injects_into_a_running_server(
-    server: Server, tenant: Tenant, receiver: Receiver
+    server: Server, tenant: Tenant, receiver: Receiver, media_host: MediaHost
 ) -> None:
     url = receiver.url("/ok/cli")
     set_webhook(tenant, sms_url=url)
@@ -144,7 +147,7 @@ def test_the_cli_injects_into_a_running_server(
             "--body",
             "from the CLI",
             "--media-url",
-            "https://e.com/x.gif",
+            media_host.url("/blob/x.gif"),
         ],
         capture_output=True,
         text=True,
@@ -309,13 +312,14 @@ def test_a_hanging_sms_url_costs_bounded_time_and_holds_back_no_one(
 
 
 def test_a_twiml_reply_becomes_a_delivered_outbound_reply(
-    tenant: Tenant, receiver: Receiver
+    tenant: Tenant, receiver: Receiver, media_host: MediaHost
 ) -> None:
     other = "+15558675399"
+    picture = media_host.url("/blob/p.png")
     url = receiver.answer(
         "/twiml",
         "<?xml version='1.0' encoding='UTF-8'?><Response><Message>Thanks!</Message>"
-        f"<Message to='{other}'><Body>Copy</Body><Media>https://e.com/p.png</Media></Message>"
+        f"<Message to='{other}'><Body>Copy</Body><Media>{picture}</Media></Message>"
         "</Response>",
         content_type="text/xml; charset=utf-8",
     )
@@ -326,6 +330,9 @@ def test_a_twiml_reply_becomes_a_delivered_outbound_reply(
     wait_until(lambda: tenant.client.messages(reply.sid).fetch().status == "delivered")
     copy = wait_until(lambda: replies_to(tenant, other))[0]
     assert (copy.body, copy.num_media) == ("Copy", "1")
+    # the reply's media are fetched before it is sent, like an API create's
+    wait_until(lambda: tenant.client.messages(copy.sid).fetch().status == "delivered")
+    assert [m.content_type for m in tenant.client.messages(copy.sid).media.list()] == ["image/png"]
 
 
 @pytest.mark.parametrize(

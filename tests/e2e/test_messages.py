@@ -12,6 +12,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
 from tests.conftest import Server, Tenant, random_number, set_status
+from tests.fakes.media_host import MediaHost
 
 SID_RE = re.compile(r"^SM[0-9a-f]{32}$")
 RFC2822 = re.compile(
@@ -75,11 +76,11 @@ def test_wire_format_matches_twilio_types(idle_tenant: Tenant) -> None:
     assert again == body
 
 
-def test_media_makes_an_mm_sid_and_counts_media(tenant: Tenant) -> None:
+def test_media_makes_an_mm_sid_and_counts_media(tenant: Tenant, media_host: MediaHost) -> None:
     m = tenant.client.messages.create(
         to="+15558675310",
         from_=tenant.number,
-        media_url=["https://example.com/a.png", "https://example.com/b.jpg"],
+        media_url=[media_host.url("/blob/a.png"), media_host.url("/blob/b.jpg")],
     )
     assert re.match(r"^MM[0-9a-f]{32}$", m.sid)
     assert (m.num_media, m.body) == ("2", "")

@@ -327,3 +327,34 @@ def test_a_receipt_that_never_comes_ends_undelivered(tmp_path: Path, smsc: SmscP
         assert done.error_code == 30008
     finally:
         assert server.stop() == 0
+
+
+def test_an_mms_goes_as_text_with_its_media_links(
+    gateway: Gateway, smsc: SmscPeer, media_host: Any
+) -> None:
+    urls = [media_host.url("/blob/one.png"), media_host.url("/blob/two.pdf")]
+    sent = gateway.send("See these", media_url=urls)
+    assert sent.sid.startswith("MM")
+    gateway.wait_status(sent.sid, "delivered")
+    (submit,) = submits_for(smsc)
+    assert submit["text"] == "See these\n" + "\n".join(urls)
+    assert len(gateway.client.messages(sent.sid).media.list()) == 2
+
+
+def test_a_carrier_that_takes_no_mms_fails_them_with_30011(
+    tmp_path: Path, smsc: SmscPeer, media_host: Any
+) -> None:
+    server = start_gateway(tmp_path, smsc, "&mms=reject")
+    try:
+        gateway = Gateway(server, smsc)
+        mms = gateway.send("pic", media_url=[media_host.url("/blob/x.png")])
+        failed = gateway.wait_status(mms.sid, "failed")
+        assert (failed.error_code, failed.error_message) == (
+            30011,
+            "MMS not supported by the receiving phone number in this region",
+        )
+        sms = gateway.send("plain text still goes", to="+15558675311")
+        gateway.wait_status(sms.sid, "delivered")
+        assert submits_for(smsc) == []
+    finally:
+        assert server.stop() == 0, server.log.read_text()

@@ -107,6 +107,10 @@ def test_carrier_url_with_every_kind_of_option() -> None:
     assert (config.concat, config.source_ton, config.system_type) == (Concat.SAR, 5, "VMA")
     assert config.name == "primary"
     assert parse_url("smpp://u:p@h").port == 2775
+    assert (parse_url("smpp://u:p@h").mms, parse_url("smpp://u:p@h?mms=reject").mms) == (
+        "text",
+        "reject",
+    )
 
 
 @pytest.mark.parametrize(
@@ -120,6 +124,7 @@ def test_carrier_url_with_every_kind_of_option() -> None:
         ("smpp://u:p@h:1?concat=udh32", "concat"),
         ("smpp://:p@h:1", "system id"),
         ("smpp://u:p@h:1?tls=maybe", "true or false"),
+        ("smpp://u:p@h:1?mms=drop", "mms must be text or reject"),
     ],
 )
 def test_bad_carrier_urls_say_what_is_wrong(url: str, problem: str) -> None:

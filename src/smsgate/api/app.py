@@ -11,11 +11,21 @@ from starlette.routing import Route
 
 from smsgate.api import errors
 from smsgate.api.context import Services
-from smsgate.api.routes import accounts, legacy, messages, numbers, search, services, simulator
+from smsgate.api.routes import (
+    accounts,
+    legacy,
+    media,
+    messages,
+    numbers,
+    search,
+    services,
+    simulator,
+)
 from smsgate.clock import Clock, SystemClock
 from smsgate.config import Settings
 from smsgate.services.accounts import AccountService
 from smsgate.services.inbound import InboundService
+from smsgate.services.media import MediaService
 from smsgate.services.messages import MessageService
 from smsgate.services.messaging_services import MessagingServices
 from smsgate.services.numbers import NumberService
@@ -33,6 +43,7 @@ def create_app(
     *,
     message_service: MessageService | None = None,
     inbound_service: InboundService | None = None,
+    media_service: MediaService,
 ) -> Starlette:
     """Build the app around an already-open store (and the services the CLI wired)."""
     clock = clock or SystemClock()
@@ -41,6 +52,7 @@ def create_app(
             # Messages first: they are the hot path and routes are matched in order.
             *messages.routes,
             Route("/healthz", healthz, methods=["GET"]),
+            *media.routes,
             *accounts.routes,
             *numbers.routes,
             *simulator.routes,
@@ -57,5 +69,6 @@ def create_app(
         messages=message_service or MessageService(store, clock),
         inbound=inbound_service or InboundService(store, clock),
         messaging_services=MessagingServices(store, clock),
+        media=media_service,
     )
     return app

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from smsgate.config import Settings
 from smsgate.services.accounts import AccountService
 from smsgate.services.inbound import InboundService
+from smsgate.services.media import MediaService
 from smsgate.services.messages import MessageService
 from smsgate.services.messaging_services import MessagingServices
 from smsgate.services.numbers import NumberService
@@ -22,6 +23,7 @@ class Services:
     messages: MessageService
     inbound: InboundService
     messaging_services: MessagingServices
+    media: MediaService
 
 
 def services(request: Request) -> Services:

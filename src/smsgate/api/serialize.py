@@ -16,6 +16,7 @@ from smsgate.api.render import Kind, paging_json
 from smsgate.api.render.json_body import response as json_response
 from smsgate.domain.accounts import Account, ApiKey
 from smsgate.domain.dates import rfc2822
+from smsgate.domain.media import Feedback, Media
 from smsgate.domain.messages import API_VERSION, Message
 from smsgate.domain.numbers import PhoneNumber
 from smsgate.domain.paging import Page, PageRequest
@@ -192,3 +193,43 @@ NUMBERS = Kind(
     NUMBER_COLUMNS,
 )
 MESSAGES = Kind("messages", "Messages", "Message", message_json, lambda m: m.sid, MESSAGE_COLUMNS)
+
+
+def media_json(m: Media, ext: str = ".json") -> dict[str, Any]:
+    return {
+        "account_sid": m.account_sid,
+        "content_type": m.content_type,
+        "date_created": rfc2822(m.date_created),
+        "date_updated": rfc2822(m.date_updated),
+        "parent_sid": m.message_sid,
+        "sid": m.sid,
+        "uri": f"{ROOT}/Accounts/{m.account_sid}/Messages/{m.message_sid}/Media/{m.sid}{ext}",
+    }
+
+
+def feedback_json(f: Feedback, ext: str = ".json") -> dict[str, Any]:
+    return {
+        "account_sid": f.account_sid,
+        "date_created": rfc2822(f.date_created),
+        "date_updated": rfc2822(f.date_updated),
+        "message_sid": f.message_sid,
+        "outcome": f.outcome,
+        "uri": f"{ROOT}/Accounts/{f.account_sid}/Messages/{f.message_sid}/Feedback{ext}",
+    }
+
+
+MEDIA_COLUMNS = (
+    "account_sid", "content_type", "date_created", "date_updated", "parent_sid", "sid", "uri",
+)  # fmt: skip
+FEEDBACK_COLUMNS = (
+    "account_sid", "date_created", "date_updated", "message_sid", "outcome", "uri",
+)  # fmt: skip
+MEDIA = Kind("media_list", "MediaList", "Media", media_json, lambda m: m.sid, MEDIA_COLUMNS)
+FEEDBACK = Kind(
+    "feedback",
+    "MessageFeedbacks",
+    "MessageFeedback",
+    feedback_json,
+    lambda f: f.message_sid,
+    FEEDBACK_COLUMNS,
+)

@@ -25,6 +25,7 @@ WORKER_OPTIONS = (
     "webhook_timeout",
     "lease_seconds",
     "prices",
+    "media_timeout",
 )
 INBOUND_OPTIONS = (
     *STORE_OPTIONS,
@@ -34,6 +35,8 @@ INBOUND_OPTIONS = (
     "help_reply",
     "stop_reply",
     "start_reply",
+    "media_timeout",
+    "public_url",
 )
 
 

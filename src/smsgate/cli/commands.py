@@ -18,7 +18,13 @@ import uvloop
 
 from smsgate.api.app import create_app
 from smsgate.api.serialize import account_json, message_json
-from smsgate.cli.runtime import build_inbound, build_messages, build_pipeline
+from smsgate.cli.runtime import (
+    build_fetcher,
+    build_inbound,
+    build_media,
+    build_messages,
+    build_pipeline,
+)
 from smsgate.clock import SystemClock
 from smsgate.config import Settings
 from smsgate.domain.accounts import Account
@@ -48,7 +54,7 @@ def build_store(settings: Settings) -> Store:
             f"unsupported database URL {settings.database_url!r}: "
             "this version supports SQLite (sqlite:///PATH or the data dir)"
         )
-    return SqliteStore(path)
+    return SqliteStore(path, media_dir=settings.data_dir / "media")
 
 
 def _run(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
@@ -67,6 +73,7 @@ async def _serve(settings: Settings) -> int:
     store = build_store(settings)
     await store.open()
     clock = SystemClock()
+    fetcher = build_fetcher(settings)
     try:
         if settings.bootstrap:
             created = await ensure_main_account(
@@ -74,10 +81,18 @@ async def _serve(settings: Settings) -> int:
             )
             if created is not None:
                 _print_welcome(settings, *created)
-        pipeline = build_pipeline(settings, store, clock) if settings.worker else None
+        media = build_media(settings, store, clock, fetcher)
+        pipeline = build_pipeline(settings, store, clock, media) if settings.worker else None
         messages = build_messages(settings, store, clock, pipeline)
-        inbound = build_inbound(settings, store, clock, pipeline.wake if pipeline else None)
-        app = create_app(settings, store, clock, message_service=messages, inbound_service=inbound)
+        inbound = build_inbound(settings, store, clock, pipeline.wake if pipeline else None, media)
+        app = create_app(
+            settings,
+            store,
+            clock,
+            message_service=messages,
+            inbound_service=inbound,
+            media_service=media,
+        )
         config = uvicorn.Config(
             app,
             host=settings.host,
@@ -98,6 +113,7 @@ async def _serve(settings: Settings) -> int:
             if pipeline is not None:
                 await pipeline.close()
     finally:
+        await fetcher.close()
         await store.close()
     log.info("stopped cleanly")
     return 0
@@ -174,8 +190,12 @@ async def _worker(settings: Settings) -> int:
     """Deliver and call back without serving the API, until SIGTERM or SIGINT."""
     store = build_store(settings)
     await store.open()
+    fetcher = build_fetcher(settings)
     try:
-        pipeline = build_pipeline(settings, store, SystemClock())
+        clock = SystemClock()
+        pipeline = build_pipeline(
+            settings, store, clock, build_media(settings, store, clock, fetcher)
+        )
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, pipeline.stop.set)
@@ -185,6 +205,7 @@ async def _worker(settings: Settings) -> int:
         await pipeline.stop.wait()
         await pipeline.close()
     finally:
+        await fetcher.close()
         await store.close()
     log.info("stopped cleanly")
     return 0
@@ -234,14 +255,18 @@ def simulate_inbound(settings: Settings, args: argparse.Namespace) -> int:
     async def main() -> Message:
         store = build_store(settings)
         await store.open()
+        fetcher = build_fetcher(settings)
         try:
-            service = build_inbound(settings, store, SystemClock(), None)
+            clock = SystemClock()
+            media = build_media(settings, store, clock, fetcher)
+            service = build_inbound(settings, store, clock, None, media)
             return await service.inject(
                 args.from_, args.to, args.body or "", tuple(args.media_url or ())
             )
         except SmsgateError as exc:
             raise CommandError(f"{exc.message} (error {exc.code})") from None
         finally:
+            await fetcher.close()
             await store.close()
 
     message = _run(main)

@@ -12,8 +12,10 @@ from smsgate.config import ConfigError, Settings
 from smsgate.connectors import simulator
 from smsgate.domain.optout import AutoReplies
 from smsgate.domain.pricing import PriceTable, PriceTableError
+from smsgate.media_fetcher import HttpMediaFetcher
 from smsgate.services.delivery import DeliveryService
 from smsgate.services.inbound import InboundService
+from smsgate.services.media import MediaService, timeout_within
 from smsgate.services.messages import MessageService
 from smsgate.store.base import Store
 from smsgate.webhooks.overrides import Overrides
@@ -52,7 +54,19 @@ class Pipeline:
         await asyncio.gather(*self.tasks)
 
 
-def build_pipeline(settings: Settings, store: Store, clock: Clock) -> Pipeline:
+def build_fetcher(settings: Settings) -> HttpMediaFetcher:
+    """The MediaUrl fetcher of one process (close it at exit)."""
+    return HttpMediaFetcher(settings.data_dir / "media" / "staging", timeout=settings.media_timeout)
+
+
+def build_media(
+    settings: Settings, store: Store, clock: Clock, fetcher: HttpMediaFetcher
+) -> MediaService:
+    timeout = timeout_within(settings.lease_seconds, settings.media_timeout)
+    return MediaService(store, clock, fetcher, timeout=timeout)
+
+
+def build_pipeline(settings: Settings, store: Store, clock: Clock, media: MediaService) -> Pipeline:
     defaults = Overrides(
         retry_count=settings.webhook_retries,
         total_timeout_ms=int(settings.webhook_timeout * 1000),
@@ -60,7 +74,7 @@ def build_pipeline(settings: Settings, store: Store, clock: Clock) -> Pipeline:
     )
     lease = settings.lease_seconds
     # Replies the inbound side queues wake this pipeline (bound late: it is built below).
-    inbound = build_inbound(settings, store, clock, lambda: pipeline.wake())
+    inbound = build_inbound(settings, store, clock, lambda: pipeline.wake(), media)
     pipeline = Pipeline(
         Dispatcher(
             DeliveryService(
@@ -69,6 +83,7 @@ def build_pipeline(settings: Settings, store: Store, clock: Clock) -> Pipeline:
                 lease_seconds=lease,
                 prices=price_table(settings),
                 sender_mps=settings.sender_mps,
+                media=media,
             ),
             build_connector(settings, clock),
             submit_timeout=lease / 2,
@@ -96,7 +111,11 @@ def build_messages(
 
 
 def build_inbound(
-    settings: Settings, store: Store, clock: Clock, on_enqueued: Callable[[], None] | None
+    settings: Settings,
+    store: Store,
+    clock: Clock,
+    on_enqueued: Callable[[], None] | None,
+    media: MediaService,
 ) -> InboundService:
     return InboundService(
         store,
@@ -109,4 +128,6 @@ def build_inbound(
             frozenset({simulator.ALWAYS_VALID_FROM}) if uses_simulator(settings) else frozenset()
         ),
         on_enqueued=on_enqueued,
+        media=media,
+        public_url=settings.media_base_url,
     )

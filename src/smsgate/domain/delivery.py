@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 
+from smsgate.domain.media import MEDIA_ERRORS
 from smsgate.domain.messages import API_VERSION, Message, Status
 
 
@@ -202,7 +203,9 @@ ERROR_MESSAGES = {
     30006: "Landline or unreachable carrier",
     30007: "Message filtered",
     30008: "Unknown error",
+    30011: "MMS not supported by the receiving phone number in this region",
     30036: "Validity Period Expired",
+    **MEDIA_ERRORS,
 }
 
 

@@ -8,6 +8,7 @@ too (see ``InboundRecord``). The webhook's TwiML answer becomes ``outbound-reply
 from __future__ import annotations
 
 import mimetypes
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
@@ -17,6 +18,7 @@ import phonenumbers
 from phonenumbers import NumberParseException
 
 from smsgate.domain.delivery import Callback
+from smsgate.domain.media import Media, StagedFile
 from smsgate.domain.messages import (
     API_VERSION,
     MAX_BODY_CHARS,
@@ -68,6 +70,8 @@ class InboundRecord:
     callback: Callback | None = None
     opt: OptOut | None = None
     replies: tuple[QueuedReply, ...] = ()
+    media: tuple[Media, ...] = ()  # the message's fetched media, stored with it
+    staged: tuple[StagedFile, ...] = ()  # their content
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,8 +117,13 @@ def media_content_type(url: str) -> str:
     return guessed or DEFAULT_MEDIA_TYPE
 
 
-def inbound_params(message: Message) -> tuple[tuple[str, str], ...]:
-    """The form parameters of an inbound-message webhook, as Twilio sends them."""
+def inbound_params(
+    message: Message, media: Sequence[tuple[str, str]] | None = None
+) -> tuple[tuple[str, str], ...]:
+    """The form parameters of an inbound-message webhook, as Twilio sends them.
+
+    ``media``: (URL, content type) of each stored media, in order; None when media were not
+    fetched: the message's URLs then go as they came, typed by their file extension."""
     sender, receiver = geo_of(message.from_ or ""), geo_of(message.to)
     params = [
         ("ToCountry", receiver.country),
@@ -141,8 +150,10 @@ def inbound_params(message: Message) -> tuple[tuple[str, str], ...]:
         ("From", message.from_ or ""),
         ("ApiVersion", API_VERSION),
     ]
-    for i, url in enumerate(message.media_urls):
-        params += [(f"MediaContentType{i}", media_content_type(url)), (f"MediaUrl{i}", url)]
+    if media is None:
+        media = [(url, media_content_type(url)) for url in message.media_urls]
+    for i, (url, content_type) in enumerate(media):
+        params += [(f"MediaContentType{i}", content_type), (f"MediaUrl{i}", url)]
     return tuple(params)
 
 

@@ -7,6 +7,7 @@ The worker (``smsgate.worker``) drives these; every status change goes through o
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from smsgate.clock import Clock
 from smsgate.connectors.base import (
@@ -29,9 +30,11 @@ from smsgate.domain.delivery import (
     error_message,
     raw_dlr_done_date,
 )
-from smsgate.domain.messages import Message, Status
+from smsgate.domain.media import MediaProblem
+from smsgate.domain.messages import Direction, Message, Status
 from smsgate.domain.pricing import DEFAULT_TABLE, UNIT, PriceTable
 from smsgate.domain.senders import retry_delay
+from smsgate.services.media import MediaService
 from smsgate.services.pools import UNASSIGNED, SenderAssigner, status_callback
 from smsgate.store.base import Store
 
@@ -45,6 +48,16 @@ RECEIPT_STATUSES = {
     "undelivered": Status.UNDELIVERED,
     "failed": Status.FAILED,
 }
+# a media fetch that was not allowed to start goes back to the queue for this long
+MEDIA_DEFER_US = 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class PendingMedia:
+    """A claimed message whose media must be fetched and stored before it is submitted."""
+
+    job: DeliveryJob
+    message: Message
 
 
 class DeliveryService:
@@ -57,7 +70,11 @@ class DeliveryService:
         max_attempts: int = 5,
         prices: PriceTable | None = None,
         sender_mps: float | None = None,
+        media: MediaService | None = None,
     ) -> None:
+        """``media`` fetches MediaUrls before a message is submitted (without it, media
+        URLs go to the carrier as they were given)."""
+        self._media = media
         self._assigner = SenderAssigner(store, sender_mps=sender_mps)
         self._prices = prices or PriceTable.parse(DEFAULT_TABLE)
         self._store = store
@@ -80,8 +97,9 @@ class DeliveryService:
             await self.start(job)  # finds it expired: fails it and ends the job
         return len(jobs)
 
-    async def start(self, job: DeliveryJob) -> tuple[Message, OutboundSms] | None:
-        """Mark the message ``sending`` (or expire it); None when there is nothing to submit."""
+    async def start(self, job: DeliveryJob) -> tuple[Message, OutboundSms] | PendingMedia | None:
+        """Mark the message ``sending`` (or expire it); None when there is nothing to submit,
+        PendingMedia when its media must be stored first (``fetch_media``)."""
         message = await self._store.get_message(job.account_sid, job.message_sid)
         if message is not None and message.status in UNASSIGNED:
             await self._assign(job, message)
@@ -93,6 +111,8 @@ class DeliveryService:
         if now > job.expires_us:
             await self._fail(message, 30036, now, from_=READY)
             return None
+        if await self._needs_media(message):
+            return PendingMedia(job, message)
         if message.status is not Status.SENDING:
             changed = await self._apply(
                 message, Status.SENDING, Transition(message.sid, READY, Status.SENDING, now)
@@ -115,6 +135,50 @@ class DeliveryService:
             resume=resume,
         )
         return message, sms
+
+    async def _needs_media(self, message: Message) -> bool:
+        return (
+            self._media is not None
+            and message.num_media > 0
+            and message.direction is not Direction.INBOUND
+            and not await self._store.has_media(message.sid)
+        )
+
+    async def fetch_media(self, pending: PendingMedia) -> None:
+        """Fetch and store a message's media; the job is due again once they are stored
+        (media and job change in one transaction). Media that cannot be used fail the
+        message with Twilio's code (11200, 11215, 12300, 30019). The fetch ends within
+        half the lease, so no other worker takes the job over meanwhile."""
+        assert self._media is not None
+        message = pending.message
+        try:
+            staged = await self._media.fetch_all(message.media_urls)
+        except MediaProblem as problem:
+            logger.warning("message %s failed: media %s (%s)", message.sid, problem.code, problem)
+            await self._fail(message, problem.code, self._now_us(), from_=READY)
+            return
+        try:
+            now = self._clock.now()
+            records = self._media.records(message.account_sid, message.sid, staged, now)
+            await self._store.attach_media(message.sid, records, staged, to_us(now))
+        finally:
+            self._media.discard(staged)
+
+    async def defer(self, job: DeliveryJob) -> None:
+        """Put a claimed job back for a moment without counting the attempt (the worker
+        is fetching as much media as it may at once)."""
+        now = self._now_us()
+        await self._store.apply_transition(
+            Transition(
+                job.message_sid,
+                frozenset({Status.QUEUED}),
+                Status.QUEUED,
+                now,
+                job=JobAction.RETRY,
+                retry_at_us=now + MEDIA_DEFER_US,
+                attempt=job.attempt - 1,
+            )
+        )
 
     async def record_parts(self, message_sid: str, progress: SubmitProgress) -> None:
         """The carrier confirmed some parts of a split message: a later attempt resumes

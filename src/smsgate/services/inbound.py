@@ -33,6 +33,7 @@ from smsgate.domain.inbound import (
     check_content,
     inbound_params,
 )
+from smsgate.domain.media import Media, MediaProblem, StagedFile, media_uri
 from smsgate.domain.messages import (
     CreateRequest,
     Direction,
@@ -47,6 +48,7 @@ from smsgate.domain.senders import default_mps
 from smsgate.domain.twiml import Reply, document_problem, is_twiml, parse_replies
 from smsgate.errors import NotFound, SmsgateError, ValidationError
 from smsgate.ids import new_sid
+from smsgate.services.media import MediaService
 from smsgate.store.base import Store
 
 logger = logging.getLogger(__name__)
@@ -65,10 +67,17 @@ class InboundService:
         sender_mps: float | None = None,
         open_senders: frozenset[str] = frozenset(),
         on_enqueued: Callable[[], None] | None = None,
+        media: MediaService | None = None,
+        public_url: str = "",
     ) -> None:
         """``replies`` are the automatic keyword answers; ``sender_mps`` and ``open_senders``
         mean what they mean for MessageService; ``on_enqueued`` wakes the worker and the
-        webhook sender of this process (another process finds the work by polling)."""
+        webhook sender of this process (another process finds the work by polling).
+        ``media`` fetches and stores an inbound message's media before it is stored (without
+        it, media URLs are passed on as they came); the webhook's ``MediaUrlN`` then point
+        at the stored copies under ``public_url``."""
+        self._media = media
+        self._public_url = public_url.rstrip("/")
         self._store = store
         self._clock = clock
         self._replies = replies or AutoReplies()
@@ -171,6 +180,7 @@ class InboundService:
             encoding=info.encoding.value,
             media_urls=list(media_urls),
         )
+        media, staged = await self._fetch_media(message)
         keyword = classify(body)
         # A number in a Messaging Service: the message belongs to the service, its webhook
         # is the service's (unless it defers to the number's), and an opt-out covers the
@@ -186,11 +196,17 @@ class InboundService:
         scope = service.sid if service is not None else number.phone_number
         record = InboundRecord(
             message,
-            callback=_webhook(target, message),
+            callback=_webhook(target, message, self._media_params(media)),
             opt=_opt_change(number, scope, sender, keyword),
             replies=self._auto_reply(number, sender, keyword, now),
+            media=tuple(media),
+            staged=tuple(staged),
         )
-        await self._store.insert_inbound(record)
+        try:
+            await self._store.insert_inbound(record)
+        finally:
+            if self._media is not None:
+                self._media.discard(staged)
         logger.info(
             "inbound %s from %s to %s%s",
             message.sid,
@@ -201,6 +217,23 @@ class InboundService:
         if (record.callback or record.replies) and self._on_enqueued is not None:
             self._on_enqueued()
         return message
+
+    async def _fetch_media(self, message: Message) -> tuple[list[Media], list[StagedFile]]:
+        """Fetch an inbound message's media (a URL that cannot be used refuses the message
+        with Twilio's code)."""
+        if self._media is None or not message.media_urls:
+            return [], []
+        try:
+            staged = await self._media.fetch_all(message.media_urls)
+        except MediaProblem as problem:
+            raise ValidationError(f"Media cannot be used: {problem}", code=problem.code) from None
+        media = self._media.records(message.account_sid, message.sid, staged, message.date_created)
+        return media, staged
+
+    def _media_params(self, media: list[Media]) -> list[tuple[str, str]] | None:
+        if self._media is None:
+            return None
+        return [(self._public_url + media_uri(m), m.content_type) for m in media]
 
     def _auto_reply(
         self, number: PhoneNumber, sender: str, keyword: Keyword | None, now: datetime
@@ -362,7 +395,9 @@ def _valid_sender(from_: str | None, to: str) -> str:
     return e164
 
 
-def _webhook(target: InboundTarget | None, message: Message) -> Callback | None:
+def _webhook(
+    target: InboundTarget | None, message: Message, media: list[tuple[str, str]] | None
+) -> Callback | None:
     if target is None:
         return None
     return Callback(
@@ -371,7 +406,7 @@ def _webhook(target: InboundTarget | None, message: Message) -> Callback | None:
         "inbound",
         target.url,
         target.method,
-        inbound_params(message),
+        inbound_params(message, media),
         target.fallback_url,
         target.fallback_method,
     )

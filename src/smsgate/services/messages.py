@@ -201,6 +201,8 @@ class MessageService:
                 "a message can be deleted once it reaches a final status.",
                 code=20009,
             )
+        # Its media went with it; their content goes too unless another message has it.
+        await self._store.collect_media()
 
 
 def _is_message_sid(sid: str) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import Path
 from typing import Protocol
 
 from smsgate.domain.accounts import Account, AccountStatus, ApiKey
@@ -28,6 +29,7 @@ from smsgate.domain.delivery import (
 )
 from smsgate.domain.dialects import MessageSearch
 from smsgate.domain.inbound import InboundRecord, QueuedReply
+from smsgate.domain.media import Feedback, Media, StagedFile
 from smsgate.domain.messages import Message, Status
 from smsgate.domain.numbers import PhoneNumber
 from smsgate.domain.paging import Page, PageRequest
@@ -160,7 +162,9 @@ class Store(Protocol):
     async def delete_message(
         self, account_sid: str, sid: str, allowed: frozenset[Status], now_us: int
     ) -> tuple[Outcome, Status | None]:
-        """Delete the message if its status is in ``allowed``, leaving a paging tombstone."""
+        """Delete the message if its status is in ``allowed``, leaving a paging tombstone.
+
+        Its Media and feedback go with it; call ``collect_media`` afterwards."""
         ...
 
     # delivery pipeline
@@ -283,6 +287,40 @@ class Store(Protocol):
         Returns the message after it (``queued``, or ``failed`` when no sender had room), or
         None, writing nothing, when the message is no longer ``accepted``/``scheduled``.
         """
+        ...
+
+    # media and feedback (smsgate.store.sqlite_media)
+    async def attach_media(
+        self, message_sid: str, media: list[Media], staged: list[StagedFile], now_us: int
+    ) -> bool:
+        """Store an outbound message's fetched media (content and Media rows) and make its
+        delivery job due at ``now_us`` again, without counting the attempt, atomically.
+        False, writing nothing, when the message is gone, has left the queue, or has its
+        media already. The staged files stay; the caller removes them."""
+        ...
+
+    async def has_media(self, message_sid: str) -> bool: ...
+    async def get_media(self, account_sid: str, message_sid: str, sid: str) -> Media | None: ...
+    async def list_media(
+        self, account_sid: str, message_sid: str, created: DateRange, page: PageRequest
+    ) -> Page[Media]:
+        """A message's Media in the order they were given, within a creation range."""
+        ...
+
+    async def delete_media(self, account_sid: str, message_sid: str, sid: str) -> bool:
+        """Delete one Media; its content goes at the next ``collect_media`` if unreferenced."""
+        ...
+
+    def media_content(self, digest: str) -> Path | None:
+        """The file holding this content, if it is stored."""
+        ...
+
+    async def collect_media(self) -> int:
+        """Remove content whose last reference was deleted; how many files went."""
+        ...
+
+    async def save_feedback(self, feedback: Feedback) -> Feedback | None:
+        """Create or update a message's feedback; None when the account has no such message."""
         ...
 
     # webhook outbox

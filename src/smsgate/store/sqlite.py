@@ -39,6 +39,7 @@ from typing import Any, Generic, TypeVar
 import orjson
 
 from smsgate.domain.accounts import Account, ApiKey
+from smsgate.domain.dates import DateRange, to_us
 from smsgate.domain.delivery import (
     Callback,
     CallbackAttempt,
@@ -53,6 +54,7 @@ from smsgate.domain.delivery import (
 )
 from smsgate.domain.dialects import MessageSearch
 from smsgate.domain.inbound import InboundRecord, QueuedReply
+from smsgate.domain.media import Feedback, Media, StagedFile
 from smsgate.domain.messages import Message, Status
 from smsgate.domain.numbers import PhoneNumber
 from smsgate.domain.paging import Page, PageRequest
@@ -61,6 +63,7 @@ from smsgate.store import rows, sqlite_batch
 from smsgate.store import rows_services as srows
 from smsgate.store import sqlite_delivery as delivery
 from smsgate.store import sqlite_inbound as inbound
+from smsgate.store import sqlite_media as media
 from smsgate.store import sqlite_services as services
 from smsgate.store.base import (
     AccountFilter,
@@ -73,6 +76,7 @@ from smsgate.store.base import (
     StoreUnavailable,
     UnknownCursor,
 )
+from smsgate.store.blobs import BlobDir
 from smsgate.store.schema import upgrade
 
 logger = logging.getLogger(__name__)
@@ -348,8 +352,10 @@ class _ReadCache(Generic[E]):
 class SqliteStore:
     """The Store on one SQLite file (by default ``<data dir>/smsgate.db``)."""
 
-    def __init__(self, path: Path, *, readers: int = 2) -> None:
+    def __init__(self, path: Path, *, readers: int = 2, media_dir: Path | None = None) -> None:
+        """``media_dir``: where media content lives (default: ``media`` beside the file)."""
         self.path = path
+        self.blobs = BlobDir(media_dir if media_dir is not None else path.parent / "media")
         self._readers_n = readers
         self._writer: _Writer | None = None
         self._checkpointer: _Checkpointer | None = None
@@ -379,6 +385,17 @@ class SqliteStore:
         self._checkpointer.start()
         self._inline = _connect(self.path, writer=False)
         self._pool = ThreadPoolExecutor(self._readers_n, thread_name_prefix="smsgate-sqlite-read")
+        await self._sweep_media()
+
+    async def _sweep_media(self) -> None:
+        """Remove what a crash may have left: staged files no fetch owns any more, and
+        content no Media row names (linked in a transaction that never committed)."""
+        blobs = self.blobs
+        await asyncio.to_thread(blobs.ensure)
+        staged = await asyncio.to_thread(blobs.sweep_staging)
+        swept = await self._write(lambda c: media.sweep(c, blobs))
+        if staged or swept:
+            logger.info("media sweep: %d staged and %d stored files removed", staged, swept)
 
     async def close(self) -> None:
         if self._checkpointer is not None:
@@ -690,6 +707,7 @@ class SqliteStore:
             if status not in allowed:
                 return Outcome.REFUSED, status
             c.execute(rows.INSERT_TOMBSTONE, (sid, account_sid, r[1], now_us))
+            media.delete_message_media(c, sid)
             c.execute("DELETE FROM messages WHERE sid = ?", (sid,))
             return Outcome.DONE, status
 
@@ -861,7 +879,8 @@ class SqliteStore:
     # -- inbound messages and opt-outs (smsgate.store.sqlite_inbound) ----------------------
 
     async def insert_inbound(self, record: InboundRecord) -> None:
-        await self._write(lambda c: inbound.insert_inbound(c, record))
+        blobs = self.blobs
+        await self._write(lambda c: inbound.insert_inbound(c, record, blobs))
 
     async def is_opted_out(self, scope: str, address: str) -> bool:
         # Not cached: `smsgate simulate inbound` may record a STOP from another process.
@@ -877,6 +896,63 @@ class SqliteStore:
         await self._write(
             lambda c: inbound.finish_inbound_callback(c, result, message_sid, date_sent_us, replies)
         )
+
+    # -- media and feedback (smsgate.store.sqlite_media) -----------------------------------
+
+    async def attach_media(
+        self, message_sid: str, items: list[Media], staged: list[StagedFile], now_us: int
+    ) -> bool:
+        blobs = self.blobs
+        return await self._write(
+            lambda c: media.attach_outbound(c, blobs, message_sid, items, staged, now_us)
+        )
+
+    async def has_media(self, message_sid: str) -> bool:
+        return self._read_now(lambda c: media.has_media(c, message_sid))
+
+    async def get_media(self, account_sid: str, message_sid: str, sid: str) -> Media | None:
+        r = self._one(
+            f"{media.SELECT_MEDIA} WHERE sid = ? AND message_sid = ? AND account_sid = ?",
+            (sid, message_sid, account_sid),
+        )
+        return None if r is None else media.media_from(r)
+
+    async def list_media(
+        self, account_sid: str, message_sid: str, created: DateRange, page: PageRequest
+    ) -> Page[Media]:
+        where = ["message_sid = :message", "account_sid = :account"]
+        params: dict[str, Any] = {"message": message_sid, "account": account_sid}
+        if created.after is not None:
+            where.append("date_created >= :after")
+            params["after"] = to_us(created.after)
+        if created.before is not None:
+            where.append("date_created < :before")
+            params["before"] = to_us(created.before)
+        return await self._page(
+            media.SELECT_MEDIA,
+            where,
+            params,
+            ("sid",),
+            descending=False,
+            page=page,
+            boundary=_sid_boundary(page),
+            convert=media.media_from,
+            seek=True,
+        )
+
+    async def delete_media(self, account_sid: str, message_sid: str, sid: str) -> bool:
+        return await self._write(lambda c: media.delete_media(c, account_sid, message_sid, sid))
+
+    def media_content(self, digest: str) -> Path | None:
+        path = self.blobs.path_of(digest)
+        return path if path.is_file() else None
+
+    async def collect_media(self) -> int:
+        blobs = self.blobs
+        return await self._write(lambda c: media.collect(c, blobs))
+
+    async def save_feedback(self, feedback: Feedback) -> Feedback | None:
+        return await self._write(lambda c: media.save_feedback(c, feedback))
 
 
 def _conditional_update(

@@ -11,14 +11,18 @@ from smsgate.domain.inbound import InboundRecord, OptChange, OptOut, QueuedReply
 from smsgate.domain.messages import Status
 from smsgate.store import rows
 from smsgate.store import sqlite_delivery as delivery
+from smsgate.store import sqlite_media as media
+from smsgate.store.blobs import BlobDir
 
 QUEUE_OVERFLOW = 30001
 
 
-def insert_inbound(c: sqlite3.Connection, record: InboundRecord) -> None:
+def insert_inbound(c: sqlite3.Connection, record: InboundRecord, blobs: BlobDir) -> None:
     message = record.message
     now_us = to_us(message.date_created)
     c.execute(rows.INSERT_MESSAGE, rows.message_params(message))
+    if record.media:
+        media.insert_media(c, blobs, list(record.media), list(record.staged))
     if record.opt is not None:
         _apply_opt(c, record.opt, now_us)
     if record.callback is not None:

@@ -20,7 +20,7 @@ from smsgate.connectors.base import (
     TemporaryError,
 )
 from smsgate.domain.delivery import DeliveryJob
-from smsgate.services.delivery import DeliveryService
+from smsgate.services.delivery import DeliveryService, PendingMedia
 
 logger = logging.getLogger(__name__)
 
@@ -36,15 +36,23 @@ class Dispatcher:
         submit_timeout: float = 15.0,
         on_inbound: InboundHandler | None = None,
         sweep_every: float = 1.0,
+        media_concurrency: int = 32,
     ) -> None:
         """``submit_timeout`` must stay below the job lease, so that a job is never
         submitted by two workers for the same attempt. ``on_inbound`` takes the messages
-        the carrier receives (smsgate.services.inbound)."""
+        the carrier receives (smsgate.services.inbound).
+
+        Media are fetched outside the ``concurrency`` submit slots, at most
+        ``media_concurrency`` messages at once: a slow media host holds a fetch slot, never
+        a submit slot, so other messages keep going out. A message whose media cannot start
+        fetching yet goes back to the queue for a second."""
         self._delivery = delivery
         self._connector = connector
         self._slots = asyncio.Semaphore(concurrency)
         self._concurrency = concurrency
         self._in_flight: set[asyncio.Task[None]] = set()
+        self._fetching: set[asyncio.Task[None]] = set()
+        self._media_concurrency = media_concurrency
         self._idle_poll = idle_poll
         self._submit_timeout = submit_timeout
         self._on_inbound = on_inbound
@@ -76,7 +84,9 @@ class Dispatcher:
                 if not jobs:
                     await self._idle(stop)
         finally:
-            await asyncio.gather(*self._in_flight, return_exceptions=True)
+            for task in self._fetching:
+                task.cancel()  # the lease runs out and the fetch starts over
+            await asyncio.gather(*self._in_flight, *self._fetching, return_exceptions=True)
             await self._connector.close()
 
     async def _sweep(self) -> None:
@@ -102,6 +112,9 @@ class Dispatcher:
             started = await self._delivery.start(job)
             if started is None:
                 return
+            if isinstance(started, PendingMedia):
+                await self._fetch(started)
+                return
             message, sms = started
             try:
                 async with asyncio.timeout(self._submit_timeout):
@@ -117,6 +130,23 @@ class Dispatcher:
         except Exception:
             # The lease expires and the job is claimed again; nothing is lost.
             logger.exception("delivering %s failed; it will be retried", job.message_sid)
+
+    async def _fetch(self, pending: PendingMedia) -> None:
+        if len(self._fetching) >= self._media_concurrency:
+            await self._delivery.defer(pending.job)
+            return
+        task = asyncio.create_task(self._fetch_media(pending))
+        self._fetching.add(task)
+        task.add_done_callback(self._fetching.discard)
+
+    async def _fetch_media(self, pending: PendingMedia) -> None:
+        try:
+            await self._delivery.fetch_media(pending)
+        except Exception:
+            logger.exception(
+                "fetching the media of %s failed; it will be retried", pending.job.message_sid
+            )
+        self.wake()  # the job is due again (or the message failed)
 
     def _recorder(self, message_sid: str) -> PartRecorder:
         async def record(progress: SubmitProgress) -> None:

@@ -48,6 +48,7 @@ class SmppConfig:
     concat: Concat = Concat.UDH8
     tls: bool = False
     tls_verify: bool = True
+    mms: str = "text"  # "text": media links appended to the body; "reject": fail with 30011
 
 
 _INT: Final = {
@@ -133,6 +134,8 @@ def _option(key: str, raw: str) -> object:
 
 
 def _check(config: SmppConfig) -> None:
+    if config.mms not in ("text", "reject"):
+        raise SmppConfigError("SMPP option mms must be text or reject")
     if config.bind not in ("trx", "txrx"):
         raise SmppConfigError("SMPP option bind must be trx or txrx")
     if not config.system_id:

@@ -25,6 +25,7 @@ from smsgate.connectors.base import (
     InboundSms,
     OutboundSms,
     PartRecorder,
+    PermanentError,
     Receipt,
     ReceiptHandler,
     SubmitProgress,
@@ -36,6 +37,8 @@ from smsgate.connectors.smpp.config import SmppConfig
 from smsgate.connectors.smpp.session import BindError, Session, SessionClosed
 from smsgate.smpp import pdu
 from smsgate.smpp.pdu import Pdu
+
+MMS_UNSUPPORTED: Final = 30011  # "MMS not supported by the receiving phone number"
 
 logger = logging.getLogger(__name__)
 
@@ -137,7 +140,7 @@ class SmppConnector:
             self._ref = (self._ref + 1) % 0x10000
             ref = self._ref if self._config.concat is not text.Concat.UDH8 else self._ref & 0xFF
             done = []
-        parts = text.split(sms.body, self._config.concat, ref)
+        parts = text.split(self._text_of(sms), self._config.concat, ref)
         source = self._source(sms.from_)
         for part in parts[len(done) :]:
             message_id = await self._submit_part(sms, source, part)
@@ -152,6 +155,15 @@ class SmppConnector:
                 self._config.receipt_timeout if self._config.registered_delivery else None
             ),
         )
+
+    def _text_of(self, sms: OutboundSms) -> str:
+        """SMPP carries text only: an MMS goes as its body with each media URL on a line of
+        its own after it (``mms=text``), or is refused with 30011 (``mms=reject``)."""
+        if not sms.media_urls:
+            return sms.body
+        if self._config.mms == "reject":
+            raise PermanentError(MMS_UNSUPPORTED, "This carrier does not take MMS")
+        return "\n".join(filter(None, (sms.body, *sms.media_urls)))
 
     async def _submit_part(self, sms: OutboundSms, source: dict[str, Any], part: text.Part) -> str:
         for _ in range(_THROTTLE_TRIES):
