@@ -36,6 +36,7 @@ class Dispatcher:
         self._connector = connector
         self._slots = asyncio.Semaphore(concurrency)
         self._concurrency = concurrency
+        self._batch = max(1, concurrency // 4)
         self._in_flight: set[asyncio.Task[None]] = set()
         self._idle_poll = idle_poll
         self._submit_timeout = submit_timeout
@@ -52,16 +53,25 @@ class Dispatcher:
         try:
             while not stop.is_set():
                 free = self._concurrency - len(self._in_flight)
-                jobs = await self._delivery.claim(self.owner, free) if free > 0 else []
+                # Claim in batches: with every slot busy, wait for a quarter of them to come
+                # free (_done wakes the loop) rather than claiming one job at a time.
+                jobs = []
+                if free >= self._batch or not self._in_flight:
+                    jobs = await self._delivery.claim(self.owner, free)
                 for job in jobs:
                     task = asyncio.create_task(self._deliver(job))
                     self._in_flight.add(task)
-                    task.add_done_callback(self._in_flight.discard)
+                    task.add_done_callback(self._done)
                 if not jobs:
                     await self._idle(stop)
         finally:
             await asyncio.gather(*self._in_flight, return_exceptions=True)
             await self._connector.close()
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        if self._concurrency - len(self._in_flight) >= self._batch:
+            self._wake.set()
 
     async def _idle(self, stop: asyncio.Event) -> None:
         self._wake.clear()
