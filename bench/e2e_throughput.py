@@ -160,6 +160,7 @@ class Sample:
     callbacks: dict[str, int]  # by MessageStatus, at the sink
     server_cpu: float  # seconds of CPU (user + system) the server process has used
     sink_cpu: float
+    worker_cpu: float
 
 
 @dataclass
@@ -167,6 +168,7 @@ class Sampler:
     db: Path
     sink: Sink
     server_pid: int
+    worker_pid: int | None
     every: float = 1.0
     samples: list[Sample] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -186,6 +188,7 @@ class Sampler:
             self.sink.counts(),
             cpu_seconds(self.server_pid),
             cpu_seconds(self.sink.process.pid),
+            cpu_seconds(self.worker_pid) if self.worker_pid else 0.0,
         )
         self.samples.append(s)
         return s
@@ -220,7 +223,7 @@ def rate(samples: Sequence[Sample], t0: float, t1: float, key: str) -> float:
     def value(s: Sample) -> float:
         if key == "rows":
             return s.delivered
-        if key in ("server_cpu", "sink_cpu"):
+        if key in ("server_cpu", "sink_cpu", "worker_cpu"):
             return float(getattr(s, key))
         return s.callbacks.get(key, 0)
 
@@ -255,13 +258,24 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--ceiling", type=float, default=10.0, help="seconds of GET /healthz")
     p.add_argument("--connections", type=int, default=64)
     p.add_argument("--rate", type=float, default=0.0, help="pace creates to about N/s (0: no)")
+    p.add_argument(
+        "--worker-process",
+        action="store_true",
+        help="serve with --no-worker and run `smsgate worker` beside it (two processes)",
+    )
     p.add_argument("--drain-timeout", type=float, default=300.0)
     p.add_argument("--wrk", default=shutil.which("wrk") or "wrk")
     p.add_argument("--keep", action="store_true", help="keep the data dir and the logs")
     return p.parse_args(argv)
 
 
-def run(args: argparse.Namespace, server: Server, sink: Sink, workdir: Path) -> tuple[str, bool]:
+def run(
+    args: argparse.Namespace,
+    server: Server,
+    sink: Sink,
+    workdir: Path,
+    worker: subprocess.Popen[bytes] | None,
+) -> tuple[str, bool]:
     sid, token = server.wait_ready()
     sink.wait_ready()
     wrk = Wrk(args.wrk, 1, args.connections, 10)
@@ -279,7 +293,7 @@ def run(args: argparse.Namespace, server: Server, sink: Sink, workdir: Path) -> 
         )
     )
     db = server.data_dir / "smsgate.db"
-    sampler = Sampler(db, sink, server.process.pid)
+    sampler = Sampler(db, sink, server.process.pid, worker.pid if worker else None)
     sampler.begin()
     create_url = f"{server.base_url}/2010-04-01/Accounts/{sid}/Messages.json"
     created: WrkResult = wrk.run(create_url, args.duration, script)
@@ -301,6 +315,7 @@ def run(args: argparse.Namespace, server: Server, sink: Sink, workdir: Path) -> 
     t0, t1 = args.settle, load_end
     done_at = next(s.t for s in samples if s.callbacks.get("delivered", 0) >= stored)
     n_lat, lat = latencies(db)
+    server_cpu = rate(samples, t0, t1, "server_cpu") + rate(samples, t0, t1, "worker_cpu")
     stored = _stored(db)
     ok = created.clean and final.delivered == stored and stored >= created.ok
     ok = ok and all(final.callbacks.get(k, 0) == stored for k in STATUSES)
@@ -324,6 +339,10 @@ def run(args: argparse.Namespace, server: Server, sink: Sink, workdir: Path) -> 
         f"{sum(rate(samples, t0, t1, k) for k in STATUSES):,.0f} |",
         f"| whole run: {stored:,} messages, first create → last `delivered` callback | "
         f"{stored / done_at:,.0f}/s over {done_at:.1f} s (load {load_end:.1f} s) |",
+        "| CPU in the window: smsgate (serve / worker) / sink, cores; smsgate µs per "
+        f"delivered message | {server_cpu:.2f} ({rate(samples, t0, t1, 'server_cpu'):.2f} / "
+        f"{rate(samples, t0, t1, 'worker_cpu'):.2f}) / {rate(samples, t0, t1, 'sink_cpu'):.2f}; "
+        f"{1e6 * server_cpu / max(1.0, rate(samples, t0, t1, 'rows')):,.0f} |",
         "| create → delivered latency p50 / p90 / p99 / max (s) | "
         + " / ".join(f"{lat.get(k, 0) / 1000:.2f}" for k in ("p50", "p90", "p99", "max"))
         + " |",
@@ -352,10 +371,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         *shlex.split(args.serve_args),
     ]
     sink = Sink(workdir)
-    server = Server(command, workdir / "data", serve_args)
+    server = Server(
+        command, workdir / "data", [*serve_args, *(["--no-worker"] if args.worker_process else [])]
+    )
+    worker: subprocess.Popen[bytes] | None = None
     ok = False
     try:
-        text, ok = run(args, server, sink, workdir)
+        if args.worker_process:
+            server.wait_ready()
+            worker = subprocess.Popen(
+                [*command, "worker", "--data-dir", str(server.data_dir), *serve_args],
+                stdout=subprocess.DEVNULL,
+                stderr=(workdir / "worker.log").open("w"),
+            )
+        text, ok = run(args, server, sink, workdir, worker)
         code = server.stop()
         print(text)
         if code != 0:
@@ -366,6 +395,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"FAILED: {exc}", file=sys.stderr)
         return 1
     finally:
+        if worker is not None:
+            worker.send_signal(signal.SIGTERM)
+            if worker.wait(30) != 0:
+                print(f"FAILED: smsgate worker exited with {worker.returncode}")
+                ok = False
         if server.process.poll() is None:
             server.process.kill()
             server.process.wait()

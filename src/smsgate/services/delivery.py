@@ -6,6 +6,7 @@ The worker (``smsgate.worker``) drives these; every status change goes through o
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from smsgate.clock import Clock
@@ -57,7 +58,11 @@ class DeliveryService:
         self._store = store
         self._clock = clock
         self._lease_us = int(lease_seconds * 1_000_000)
+        self._receipt_wait = lease_seconds
         self.max_attempts = max_attempts
+        # Receipts that arrived before the ``sent`` that records their carrier id: carrier
+        # id -> set once that ``sent`` is committed (or the submit failed).
+        self._early: dict[str, asyncio.Future[None]] = {}
 
     def _now_us(self) -> int:
         return to_us(self._clock.now())
@@ -117,6 +122,14 @@ class DeliveryService:
     async def submitted(self, message: Message, result: SubmitResult) -> None:
         """The carrier accepted the message: ``sent``, and the job leaves the queue."""
         now = self._now_us()
+        try:
+            await self._record_sent(message, result, now)
+        finally:
+            early = self._early.get(result.carrier_id)
+            if early is not None and not early.done():
+                early.set_result(None)
+
+    async def _record_sent(self, message: Message, result: SubmitResult, now: int) -> None:
         await self._apply(
             message,
             Status.SENT,
@@ -157,8 +170,13 @@ class DeliveryService:
         await self._fail(message, code, now, from_=frozenset({Status.SENDING}))
 
     async def receipt(self, receipt: Receipt) -> None:
-        """A delivery receipt: ``delivered``, ``undelivered`` or ``failed``."""
-        sid = await self._store.find_carrier_ref(receipt.carrier_id)
+        """A delivery receipt: ``delivered``, ``undelivered`` or ``failed``.
+
+        A carrier may report delivery before the ``sent`` that records its id is committed
+        (a fast receipt, or a busy store): such a receipt waits for that commit, for at
+        most the job lease, instead of being dropped.
+        """
+        sid = await self._carrier_ref(receipt.carrier_id)
         if sid is None:
             logger.warning("receipt for unknown carrier id %s", receipt.carrier_id)
             return
@@ -181,6 +199,22 @@ class DeliveryService:
             ),
             raw_done_date=done,
         )
+
+    async def _carrier_ref(self, carrier_id: str) -> str | None:
+        # Registered before the lookup, so a ``sent`` committed in between still wakes it.
+        early = self._early.setdefault(carrier_id, asyncio.get_running_loop().create_future())
+        try:
+            sid = await self._store.find_carrier_ref(carrier_id)
+            if sid is not None:
+                return sid
+            try:
+                await asyncio.wait_for(asyncio.shield(early), self._receipt_wait)
+            except TimeoutError:
+                return None
+            return await self._store.find_carrier_ref(carrier_id)
+        finally:
+            if self._early.get(carrier_id) is early:
+                del self._early[carrier_id]
 
     async def _fail(self, message: Message, code: int, now: int, from_: frozenset[Status]) -> None:
         await self._apply(
