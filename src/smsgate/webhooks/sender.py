@@ -67,6 +67,7 @@ class WebhookSender:
         self._batch = max(1, concurrency // 4)
         self._responses = responses
         self._in_flight: set[asyncio.Task[None]] = set()
+        self._requesting = 0  # callbacks claimed whose requests are not over yet
         self._wake = asyncio.Event()
         self.owner = f"webhooks-{secrets.token_hex(4)}"
 
@@ -77,27 +78,29 @@ class WebhookSender:
         async with webhook_http.session(self._concurrency, USER_AGENT) as http:
             try:
                 while not stop.is_set():
-                    free = self._concurrency - len(self._in_flight)
+                    free = self._concurrency - self._requesting
                     claimed: list[ClaimedCallback] = []
                     # Claim in batches: after a claim the loop waits for a quarter of its
-                    # slots to come free (_done wakes it), not for every single one.
-                    if free >= self._batch or not self._in_flight:
+                    # slots to come free (_request_done wakes it), not for every single one.
+                    if free >= self._batch or not self._requesting:
                         now = to_us(self._clock.now())
                         claimed = await self._store.claim_callbacks(
                             self.owner, now, self._lease_us, free
                         )
                     for item in claimed:
+                        self._requesting += 1
                         task = asyncio.create_task(self._send(http, item))
                         self._in_flight.add(task)
-                        task.add_done_callback(self._done)
+                        task.add_done_callback(self._in_flight.discard)
                     if not claimed:
                         await self._idle(stop)
             finally:
                 await asyncio.gather(*self._in_flight, return_exceptions=True)
 
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._in_flight.discard(task)
-        if self._concurrency - len(self._in_flight) >= self._batch:
+    def _request_done(self) -> None:
+        """A claimed callback's requests are over; recording it does not hold a slot."""
+        self._requesting -= 1
+        if self._concurrency - self._requesting >= self._batch:
             self._wake.set()
 
     async def _idle(self, stop: asyncio.Event) -> None:
@@ -111,7 +114,10 @@ class WebhookSender:
 
     async def _send(self, http: aiohttp.ClientSession, item: ClaimedCallback) -> None:
         try:
-            result, response = await self._attempt(http, item)
+            try:
+                result, response = await self._attempt(http, item)
+            finally:
+                self._request_done()
             if self._responses is not None:
                 await self._responses.finish(item, result, response)
             else:

@@ -24,7 +24,7 @@ class Dispatcher:
         delivery: DeliveryService,
         connector: Connector,
         *,
-        concurrency: int = 256,
+        concurrency: int = 1024,
         idle_poll: float = 0.05,
         submit_timeout: float = 15.0,
         on_inbound: InboundHandler | None = None,
