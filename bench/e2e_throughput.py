@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import json
 import os
 import platform
@@ -207,9 +208,13 @@ class Sampler:
 
 
 def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process, from /proc/<pid>/stat."""
+    """utime + stime of a process and of its children (the webhook process), from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        with contextlib.suppress(OSError):  # it just exited
+            total += cpu_seconds(int(child))
+    return total
 
 
 def rate(samples: Sequence[Sample], t0: float, t1: float, key: str) -> float:
@@ -339,7 +344,8 @@ def run(
         f"{sum(rate(samples, t0, t1, k) for k in STATUSES):,.0f} |",
         f"| whole run: {stored:,} messages, first create → last `delivered` callback | "
         f"{stored / done_at:,.0f}/s over {done_at:.1f} s (load {load_end:.1f} s) |",
-        "| CPU in the window: smsgate (serve / worker) / sink, cores; smsgate µs per "
+        "| CPU in the window (with child processes): smsgate (serve / worker) / sink, "
+        "cores; smsgate µs per "
         f"delivered message | {server_cpu:.2f} ({rate(samples, t0, t1, 'server_cpu'):.2f} / "
         f"{rate(samples, t0, t1, 'worker_cpu'):.2f}) / {rate(samples, t0, t1, 'sink_cpu'):.2f}; "
         f"{1e6 * server_cpu / max(1.0, rate(samples, t0, t1, 'rows')):,.0f} |",

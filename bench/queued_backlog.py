@@ -181,7 +181,7 @@ def run(args: argparse.Namespace, server: Server, workdir: Path) -> tuple[str, b
     after = memory(pid)
     still = queued(db, args.backlog_from)
     mib = 1024
-    ok = loaded.non_2xx == 0 and backlog >= args.messages and still > 0
+    ok = loaded.non_2xx == 0 and loaded.ok >= args.messages and still > 0
     lines = [
         f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; machine: {os.cpu_count()} CPUs, "
         f"{platform.system()} {platform.release()}, Python {platform.python_version()}; "

@@ -1,12 +1,18 @@
-"""One webhook request over aiohttp: bounded in time and size, failures sorted by kind.
+"""Webhook requests over aiohttp: bounded in time and size, failures sorted by kind.
 
 The webhook sender makes thousands of requests a second to a few receivers. aiohttp's
 keep-alive pool and C parser cost about 0.1 ms of CPU a request here; httpx's pool checked
 every pooled connection on every request and cost 2 ms (docs/decisions.md).
+
+Two clients: ``InProcessClient`` runs aiohttp on the caller's event loop; ``ChildClient``
+(smsgate.webhooks.child) runs it in a child process, so that the requests' CPU is not
+taken from the server's event loop and its one interpreter lock.
 """
 
 from __future__ import annotations
 
+import asyncio
+from typing import Protocol
 from urllib.parse import urlencode
 
 import aiohttp
@@ -26,6 +32,93 @@ class Failure(Exception):
         super().__init__(text)
         self.kind = kind
         self.text = text
+
+
+class HttpClient(Protocol):
+    """Sends webhooks: ``request`` below, with a total time limit."""
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        params: tuple[tuple[str, str], ...],
+        headers: dict[str, str],
+        *,
+        connect_s: float,
+        read_s: float,
+        total_s: float,
+        limit: int,
+    ) -> WebhookResponse:
+        """The answer, or Failure (a total time over ``total_s`` is an ``rt`` failure)."""
+        ...
+
+
+class InProcessClient:
+    """aiohttp on the running event loop."""
+
+    def __init__(self, concurrency: int, user_agent: str) -> None:
+        self._concurrency = concurrency
+        self._user_agent = user_agent
+        self._http: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        self._http = session(self._concurrency, self._user_agent)
+
+    async def close(self) -> None:
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        params: tuple[tuple[str, str], ...],
+        headers: dict[str, str],
+        *,
+        connect_s: float,
+        read_s: float,
+        total_s: float,
+        limit: int,
+    ) -> WebhookResponse:
+        assert self._http is not None, "start() first"
+        return await bounded(
+            self._http,
+            method,
+            url,
+            params,
+            headers,
+            connect_s=connect_s,
+            read_s=read_s,
+            total_s=total_s,
+            limit=limit,
+        )
+
+
+async def bounded(
+    http: aiohttp.ClientSession,
+    method: str,
+    url: str,
+    params: tuple[tuple[str, str], ...],
+    headers: dict[str, str],
+    *,
+    connect_s: float,
+    read_s: float,
+    total_s: float,
+    limit: int,
+) -> WebhookResponse:
+    """``request`` within ``total_s`` seconds in all."""
+    try:
+        async with asyncio.timeout(total_s):
+            return await request(
+                http, method, url, params, headers, connect_s=connect_s, read_s=read_s, limit=limit
+            )
+    except TimeoutError as exc:
+        raise Failure("rt", f"timeout: {exc!r}") from exc
 
 
 def session(concurrency: int, user_agent: str) -> aiohttp.ClientSession:

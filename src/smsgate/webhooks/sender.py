@@ -20,8 +20,6 @@ import time
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-import aiohttp
-
 from smsgate.clock import Clock
 from smsgate.domain.dates import to_us
 from smsgate.domain.delivery import CallbackAttempt, CallbackResult, ClaimedCallback
@@ -55,6 +53,7 @@ class WebhookSender:
         idle_poll: float = 0.05,
         lease_seconds: float = 60.0,
         responses: ResponseHandler | None = None,
+        http: webhook_http.HttpClient | None = None,
     ) -> None:
         """``responses`` records each attempt and acts on the answer; without it attempts
         are only recorded in the store."""
@@ -66,6 +65,7 @@ class WebhookSender:
         self._lease_us = int(lease_seconds * 1_000_000)
         self._batch = max(1, concurrency // 4)
         self._responses = responses
+        self._http = http or webhook_http.InProcessClient(concurrency, USER_AGENT)
         self._in_flight: set[asyncio.Task[None]] = set()
         self._requesting = 0  # callbacks claimed whose requests are not over yet
         self._wake = asyncio.Event()
@@ -75,27 +75,29 @@ class WebhookSender:
         self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        async with webhook_http.session(self._concurrency, USER_AGENT) as http:
-            try:
-                while not stop.is_set():
-                    free = self._concurrency - self._requesting
-                    claimed: list[ClaimedCallback] = []
-                    # Claim in batches: after a claim the loop waits for a quarter of its
-                    # slots to come free (_request_done wakes it), not for every single one.
-                    if free >= self._batch or not self._requesting:
-                        now = to_us(self._clock.now())
-                        claimed = await self._store.claim_callbacks(
-                            self.owner, now, self._lease_us, free
-                        )
-                    for item in claimed:
-                        self._requesting += 1
-                        task = asyncio.create_task(self._send(http, item))
-                        self._in_flight.add(task)
-                        task.add_done_callback(self._in_flight.discard)
-                    if not claimed:
-                        await self._idle(stop)
-            finally:
-                await asyncio.gather(*self._in_flight, return_exceptions=True)
+        http = self._http
+        await http.start()
+        try:
+            while not stop.is_set():
+                free = self._concurrency - self._requesting
+                claimed: list[ClaimedCallback] = []
+                # Claim in batches: after a claim the loop waits for a quarter of its slots
+                # to come free (_request_done wakes it), not for every single one.
+                if free >= self._batch or not self._requesting:
+                    now = to_us(self._clock.now())
+                    claimed = await self._store.claim_callbacks(
+                        self.owner, now, self._lease_us, free
+                    )
+                for item in claimed:
+                    self._requesting += 1
+                    task = asyncio.create_task(self._send(http, item))
+                    self._in_flight.add(task)
+                    task.add_done_callback(self._in_flight.discard)
+                if not claimed:
+                    await self._idle(stop)
+        finally:
+            await asyncio.gather(*self._in_flight, return_exceptions=True)
+            await http.close()
 
     def _request_done(self) -> None:
         """A claimed callback's requests are over; recording it does not hold a slot."""
@@ -112,7 +114,7 @@ class WebhookSender:
             for waiter in waiters:
                 waiter.cancel()
 
-    async def _send(self, http: aiohttp.ClientSession, item: ClaimedCallback) -> None:
+    async def _send(self, http: webhook_http.HttpClient, item: ClaimedCallback) -> None:
         try:
             try:
                 result, response = await self._attempt(http, item)
@@ -126,7 +128,7 @@ class WebhookSender:
             logger.exception("webhook %s could not be recorded; its lease will expire", item.id)
 
     async def _attempt(
-        self, http: aiohttp.ClientSession, item: ClaimedCallback
+        self, http: webhook_http.HttpClient, item: ClaimedCallback
     ) -> tuple[CallbackResult, WebhookResponse | None]:
         """Request the URL; when that fails for good, the fallback URL (once, right away)."""
         cb = item.callback
@@ -145,7 +147,7 @@ class WebhookSender:
         return CallbackResult(first.attempt, second.ok, fallback=second.attempt), second.response
 
     async def _request(
-        self, http: aiohttp.ClientSession, item: ClaimedCallback, target: str, method: str
+        self, http: webhook_http.HttpClient, item: ClaimedCallback, target: str, method: str
     ) -> _Outcome:
         cb = item.callback
         started = to_us(self._clock.now())
@@ -168,21 +170,18 @@ class WebhookSender:
         error: str | None = None
         kind = "all"
         try:
-            async with asyncio.timeout(opts.total_timeout_ms / 1000):
-                answer = await webhook_http.request(
-                    http,
-                    method,
-                    send_to,
-                    cb.params,
-                    headers,
-                    connect_s=opts.connect_timeout_ms / 1000,
-                    read_s=opts.read_timeout_ms / 1000,
-                    limit=MAX_RESPONSE_BYTES,
-                )
+            answer = await http.request(
+                method,
+                send_to,
+                cb.params,
+                headers,
+                connect_s=opts.connect_timeout_ms / 1000,
+                read_s=opts.read_timeout_ms / 1000,
+                total_s=opts.total_timeout_ms / 1000,
+                limit=MAX_RESPONSE_BYTES,
+            )
         except webhook_http.Failure as exc:
             error, kind = exc.text, exc.kind
-        except TimeoutError as exc:
-            error, kind = f"timeout: {exc!r}", "rt"
         duration = int((time.perf_counter() - clock_start) * 1000)
         status = answer.status_code if answer is not None else None
         head = answer.body[:HEAD_BYTES].decode("utf-8", "replace") if answer is not None else ""
