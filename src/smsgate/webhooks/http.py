@@ -11,7 +11,7 @@ taken from the server's event loop and its one interpreter lock.
 
 from __future__ import annotations
 
-import asyncio
+from functools import lru_cache
 from typing import Protocol
 from urllib.parse import urlencode
 
@@ -112,13 +112,17 @@ async def bounded(
     limit: int,
 ) -> WebhookResponse:
     """``request`` within ``total_s`` seconds in all."""
-    try:
-        async with asyncio.timeout(total_s):
-            return await request(
-                http, method, url, params, headers, connect_s=connect_s, read_s=read_s, limit=limit
-            )
-    except TimeoutError as exc:
-        raise Failure("rt", f"timeout: {exc!r}") from exc
+    return await request(
+        http,
+        method,
+        url,
+        params,
+        headers,
+        connect_s=connect_s,
+        read_s=read_s,
+        limit=limit,
+        total_s=total_s,
+    )
 
 
 def session(concurrency: int, user_agent: str) -> aiohttp.ClientSession:
@@ -147,23 +151,23 @@ async def request(
     read_s: float,
     limit: int,
     max_redirects: int = 5,
+    total_s: float | None = None,
 ) -> WebhookResponse:
     """Send one webhook: a form POST of ``params`` to ``url``, or a GET of ``url`` as it is
     (``form_url`` has put the parameters in it). Follows at most ``max_redirects``
     redirects, reads at most ``limit`` bytes of the answer; raises Failure when there is no
-    answer. The caller bounds the total time."""
+    answer. ``total_s`` bounds the whole request, body included (an ``rt`` failure)."""
     body: bytes | None = None
     if method.upper() != "GET":
         body = urlencode(params).encode()
         headers = {**headers, "Content-Type": FORM}
-    timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect_s, sock_read=read_s)
     try:
         async with http.request(
             "GET" if body is None else "POST",
-            URL(url),
+            _url(url),
             data=body,
             headers=headers,
-            timeout=timeout,
+            timeout=_timeout(connect_s, read_s, total_s),
             allow_redirects=True,
             # aiohttp gives up when it receives redirect number ``max_redirects``; httpx
             # and Twilio's own count follow that many first.
@@ -181,6 +185,17 @@ async def request(
         raise Failure("all", f"redirects: {exc}") from exc
     except (aiohttp.ClientError, ValueError) as exc:
         raise Failure("all", f"{type(exc).__name__}: {exc}") from exc
+
+
+# Webhooks go to a few URLs with a few timeout settings: parse and build each once.
+@lru_cache(maxsize=1024)
+def _url(url: str) -> URL:
+    return URL(url)
+
+
+@lru_cache(maxsize=64)
+def _timeout(connect_s: float, read_s: float, total_s: float | None) -> aiohttp.ClientTimeout:
+    return aiohttp.ClientTimeout(total=total_s, sock_connect=connect_s, sock_read=read_s)
 
 
 async def _read_bounded(response: aiohttp.ClientResponse, limit: int) -> tuple[bytes, bool]:
