@@ -36,6 +36,7 @@ from smsgate.domain.messages import Direction, Message, Status
 from smsgate.domain.numbers import PhoneNumber
 from smsgate.ids import new_sid
 from smsgate.services.delivery import DeliveryService
+from smsgate.store import rows
 from smsgate.store import sqlite as store
 from smsgate.store.schema import upgrade
 from smsgate.store.sqlite import SqliteStore
@@ -157,6 +158,13 @@ def test_a_batch_of_status_changes_is_what_they_do_one_by_one(
     assert sum(r is not None for r in together) == len(changes) - 1
     assert _dump(grouped) == _dump(apart)
     assert grouped.execute("SELECT queued_segments FROM sender_queues").fetchone() == (n - 31,)
+    # Each result is the message as stored after its change (for the last change of each).
+    last = {t.message_sid: r for t, r in zip(changes, together, strict=True) if r is not None}
+    for sid, returned in last.items():
+        row = grouped.execute(
+            f"SELECT {rows.MESSAGE_COLS} FROM messages WHERE sid = ?", (sid,)
+        ).fetchone()
+        assert returned == rows.message_from(row)
 
 
 def test_a_batch_of_finished_callbacks_is_what_they_do_one_by_one(

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from smsgate.domain.inbound import WebhookResponse
+from smsgate.webhooks import child
 from smsgate.webhooks.child import ChildClient
 from smsgate.webhooks.http import Failure
 from tests.fakes.receiver import Receiver, start_receiver
@@ -114,6 +115,27 @@ def test_a_child_that_dies_fails_its_requests_and_is_replaced(hooks: Receiver) -
             answer = await _send(client, hooks.url("/ok"))
             assert answer.status_code == 200
         finally:
+            await client.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_child_that_stops_answering_fails_its_requests_in_bounded_time(
+    hooks: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(child, "GRACE_S", 0.2)
+
+    async def scenario() -> None:
+        client = ChildClient(8, "test-agent")
+        await client.start()
+        assert client._process is not None
+        os.kill(client._process.pid, signal.SIGSTOP)
+        try:
+            with pytest.raises(Failure) as lost:
+                await _send(client, hooks.url("/ok"), total_s=0.3)
+            assert lost.value.text == "the webhook process did not answer"
+        finally:
+            os.kill(client._process.pid, signal.SIGCONT)
             await client.close()
 
     asyncio.run(scenario())

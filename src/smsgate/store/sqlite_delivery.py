@@ -209,12 +209,29 @@ def _apply_round(
                 "UPDATE delivery_jobs SET ready_at = ?, lease_owner = NULL WHERE message_sid = ?",
                 (t.retry_at_us if t.retry_at_us is not None else t.now_us, t.message_sid),
             )
-    after = _select_messages(c, [t.message_sid for t in applied])
     done = {id(t) for t in applied}
     for i, t in zip(where, changes, strict=True):
-        row = after.get(t.message_sid)
-        if row is not None and id(t) in done:
-            out[i] = rows.message_from(row)
+        if id(t) in done:
+            out[i] = rows.message_from(_changed_row(before[t.message_sid], t))
+
+
+_COL = {name: i for i, name in enumerate(rows.MESSAGE_NAMES)}
+
+
+def _changed_row(row: rows.Row, t: Transition) -> tuple[object, ...]:
+    """The message's row after ``t``: what the UPDATE above wrote, without reading it."""
+    after = list(row)
+    after[_COL["status"]] = t.status.value
+    after[_COL["date_updated"]] = t.now_us
+    if t.date_sent_us is not None:
+        after[_COL["date_sent"]] = after[_COL["list_key"]] = t.date_sent_us
+    if t.error_code is not None:
+        after[_COL["error_code"]] = t.error_code
+        after[_COL["error_message"]] = t.error_message
+    if t.price is not None:
+        after[_COL["price"]] = t.price
+        after[_COL["price_unit"]] = t.price_unit
+    return tuple(after)
 
 
 def _select_messages(c: sqlite3.Connection, sids: list[str]) -> dict[str, rows.Row]:

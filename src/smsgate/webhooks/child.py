@@ -82,9 +82,26 @@ class ChildClient:
         self._process: asyncio.subprocess.Process | None = None
         self._reading: asyncio.Task[None] | None = None
         self._starting = asyncio.Lock()
+        self._deadlines: dict[int, float] = {}  # request id -> when to stop waiting
+        self._watchdog: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self._ensure()
+        self._watchdog = asyncio.create_task(self._watch())
+
+    async def _watch(self) -> None:
+        """Fail requests the child has not answered by their deadline (checked each second,
+        over the requests in flight, at most the sender's concurrency)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(1.0)
+            now = loop.time()
+            for rid in [r for r, deadline in self._deadlines.items() if deadline <= now]:
+                waiter = self._waiting.get(rid)
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(
+                        (rid, None, None, b"", False, "all", "the webhook process did not answer")
+                    )
 
     async def _ensure(self) -> _Framed:
         async with self._starting:
@@ -132,6 +149,11 @@ class ChildClient:
             logger.warning("webhook process exited with %s", code)
 
     async def close(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watchdog
+            self._watchdog = None
         link, self._link = self._link, None
         if link is not None:
             link.close()  # the child sees the end of the stream and exits
@@ -153,16 +175,18 @@ class ChildClient:
     ) -> WebhookResponse:
         link = await self._ensure()
         rid = next(self._ids)
-        waiter = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        waiter = loop.create_future()
         self._waiting[rid] = waiter
+        # The child answers within total_s; should it not, the watchdog answers for it
+        # (one timer for all requests: a timer each cost the event loop more than the rest).
+        self._deadlines[rid] = loop.time() + total_s + GRACE_S
         link.send((rid, method, url, params, headers, connect_s, read_s, total_s, limit))
         try:
-            async with asyncio.timeout(total_s + GRACE_S):
-                answer = await waiter
-        except TimeoutError as exc:
-            raise webhook_http.Failure("all", "the webhook process did not answer") from exc
+            answer = await waiter
         finally:
             self._waiting.pop(rid, None)
+            self._deadlines.pop(rid, None)
         _, status, content_type, body, truncated, kind, text = answer
         if kind is not None:
             raise webhook_http.Failure(kind, text)
