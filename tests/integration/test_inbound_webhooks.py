@@ -1,14 +1,14 @@
-"""The webhook sender and the inbound service on a real SQLite store, with a mock transport."""
+"""The webhook sender and the inbound service on a real SQLite store, with a loopback receiver."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import socket
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl
 
-import httpx
+import pytest
 
 from smsgate.clock import SystemClock
 from smsgate.connectors.base import (
@@ -32,9 +32,25 @@ from smsgate.store.sqlite import SqliteStore
 from smsgate.webhooks.overrides import Overrides
 from smsgate.webhooks.sender import WebhookSender
 from smsgate.worker.dispatcher import Dispatcher
+from tests.fakes.receiver import Receiver, start_receiver
 
-Handler = Callable[[httpx.Request], httpx.Response]
 NUMBER, PHONE = "+15017122661", "+15558675310"
+
+
+@pytest.fixture
+def hooks() -> Iterator[Receiver]:
+    r = start_receiver()
+    yield r
+    r.server.shutdown()
+    r.server.server_close()
+
+
+def _refusing_url(path: str) -> str:
+    """A loopback URL nothing listens on: connecting to it is refused."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}{path}"
 
 
 async def _wait(predicate: Callable[[], Awaitable[Any]]) -> Any:
@@ -48,7 +64,6 @@ async def _wait(predicate: Callable[[], Awaitable[Any]]) -> Any:
 
 async def _scenario(
     tmp_path: Path,
-    handler: Handler,
     check: Callable[[SqliteStore, InboundService, Account], Awaitable[None]],
     **webhooks: str,
 ) -> None:
@@ -65,7 +80,6 @@ async def _scenario(
         store,
         clock,
         defaults=Overrides(retry_count=0),
-        transport=httpx.MockTransport(handler),
         responses=inbound,
     )
     stop = asyncio.Event()
@@ -87,51 +101,42 @@ def _first_page() -> PageRequest:
     return parse_page_request(None, None, None, "SM", "MM")
 
 
-def test_the_fallback_answers_after_the_primary_cannot_be_reached(tmp_path: Path) -> None:
-    seen: list[str] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(f"{request.method} {request.url.path}")
-        if request.url.path == "/primary":
-            raise httpx.ConnectError("refused", request=request)
-        return httpx.Response(
-            200,
-            headers={"content-type": "text/xml"},
-            content=b"<Response><Message>fallback says hi</Message></Response>",
-        )
+def test_the_fallback_answers_after_the_primary_cannot_be_reached(
+    tmp_path: Path, hooks: Receiver
+) -> None:
+    primary = _refusing_url("/primary")
+    fallback = hooks.answer("/fallback", "<Response><Message>fallback says hi</Message></Response>")
 
     async def check(store: SqliteStore, inbound: InboundService, account: Account) -> None:
         m = await inbound.inject(PHONE, NUMBER, "hello")
         replies = await _wait(lambda: _replies(store, account))
         assert [r.body for r in replies] == ["fallback says hi"]
+        assert [(h.method, h.path) for h in hooks.hits] == [("GET", "/fallback")]
         # One retry of the primary (#rc=1 retries connection errors), then the fallback.
-        assert seen == ["POST /primary", "POST /primary", "GET /fallback"]
         logged = await store.callback_attempts(m.sid)
         assert [(a.url, a.status_code) for a in logged] == [
-            ("https://hooks.test/primary", None),
-            ("https://hooks.test/primary", None),
-            ("https://hooks.test/fallback", 200),
+            (primary, None),
+            (primary, None),
+            (fallback, 200),
         ]
+        assert all(a.error and a.error.startswith("connect") for a in logged[:2])
         stored = await store.get_message_by_sid(m.sid)
         assert stored is not None and stored.date_sent is not None
 
     asyncio.run(
         _scenario(
             tmp_path,
-            handler,
             check,
-            sms_url="https://hooks.test/primary#rc=1",
-            sms_fallback_url="https://hooks.test/fallback",
+            sms_url=primary + "#rc=1",
+            sms_fallback_url=fallback,
             sms_fallback_method="GET",
         )
     )
 
 
-def test_an_oversized_answer_is_cut_and_creates_no_reply(tmp_path: Path) -> None:
+def test_an_oversized_answer_is_cut_and_creates_no_reply(tmp_path: Path, hooks: Receiver) -> None:
     big = b"<Response><Message>" + b"x" * MAX_RESPONSE_BYTES + b"</Message></Response>"
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, headers={"content-type": "text/xml"}, content=big)
+    url = hooks.answer("/big", big)
 
     async def check(store: SqliteStore, inbound: InboundService, account: Account) -> None:
         m = await inbound.inject(PHONE, NUMBER, "hello")
@@ -140,7 +145,7 @@ def test_an_oversized_answer_is_cut_and_creates_no_reply(tmp_path: Path) -> None
         assert logged[0].error is not None and logged[0].error.startswith("12100")
         assert await _replies(store, account) == []
 
-    asyncio.run(_scenario(tmp_path, handler, check, sms_url="https://hooks.test/big"))
+    asyncio.run(_scenario(tmp_path, check, sms_url=url))
 
 
 class _PhoneCarrier:
@@ -166,13 +171,7 @@ class _PhoneCarrier:
         return None
 
 
-def test_a_carriers_inbound_message_reaches_the_webhook(tmp_path: Path) -> None:
-    hits: list[dict[str, str]] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        hits.append(dict(parse_qsl(request.content.decode())))
-        return httpx.Response(204)
-
+def test_a_carriers_inbound_message_reaches_the_webhook(tmp_path: Path, hooks: Receiver) -> None:
     async def check(store: SqliteStore, inbound: InboundService, account: Account) -> None:
         sms = InboundSms(from_=PHONE, to=NUMBER, body="from a handset")
         clock = SystemClock()
@@ -182,16 +181,17 @@ def test_a_carriers_inbound_message_reaches_the_webhook(tmp_path: Path) -> None:
         stop = asyncio.Event()
         task = asyncio.create_task(dispatcher.run(stop))
         try:
-            await _wait(lambda: _async(hits))
+            await _wait(lambda: _async(hooks.hits))
         finally:
             stop.set()
             await task
-        assert hits[0]["Body"] == "from a handset"
-        assert hits[0]["AccountSid"] == account.sid
-        stored = await store.get_message_by_sid(hits[0]["MessageSid"])
+        hit = hooks.hits[0].params
+        assert hit["Body"] == "from a handset"
+        assert hit["AccountSid"] == account.sid
+        stored = await store.get_message_by_sid(hit["MessageSid"])
         assert stored is not None and stored.direction is Direction.INBOUND
 
-    asyncio.run(_scenario(tmp_path, handler, check, sms_url="https://hooks.test/sms"))
+    asyncio.run(_scenario(tmp_path, check, sms_url=hooks.url("/sms")))
 
 
 async def _async(value: Any) -> Any:

@@ -18,9 +18,12 @@ from smsgate.services.inbound import InboundService
 from smsgate.services.media import MediaService, timeout_within
 from smsgate.services.messages import MessageService
 from smsgate.store.base import Store
+from smsgate.webhooks.child import ChildClient
 from smsgate.webhooks.overrides import Overrides
-from smsgate.webhooks.sender import WebhookSender
+from smsgate.webhooks.sender import USER_AGENT, WebhookSender
 from smsgate.worker.dispatcher import Dispatcher
+
+WEBHOOK_CONCURRENCY = 512  # webhook requests in flight at once, per process
 
 
 def price_table(settings: Settings) -> PriceTable:
@@ -89,7 +92,15 @@ def build_pipeline(settings: Settings, store: Store, clock: Clock, media: MediaS
             submit_timeout=lease / 2,
             on_inbound=inbound.receive_sms,
         ),
-        WebhookSender(store, clock, defaults=defaults, lease_seconds=lease, responses=inbound),
+        WebhookSender(
+            store,
+            clock,
+            defaults=defaults,
+            lease_seconds=lease,
+            responses=inbound,
+            concurrency=WEBHOOK_CONCURRENCY,
+            http=ChildClient(WEBHOOK_CONCURRENCY, USER_AGENT),
+        ),
     )
     return pipeline
 

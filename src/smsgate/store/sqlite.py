@@ -734,7 +734,8 @@ class SqliteStore:
         await self._write(lambda c: delivery.drop_job(c, message_sid))
 
     async def apply_transition(self, change: Transition) -> Message | None:
-        return await self._write(lambda c: delivery.apply_transition(c, change))
+        result: Message | None = await self._write_grouped(delivery.apply_transitions, change)
+        return result
 
     async def find_carrier_ref(self, carrier_ids: tuple[str, ...]) -> CarrierRef | None:
         return self._read_now(lambda c: delivery.find_carrier_ref(c, carrier_ids))
@@ -871,7 +872,7 @@ class SqliteStore:
         )
 
     async def finish_callback(self, result: CallbackResult) -> None:
-        await self._write(lambda c: delivery.finish_callback(c, result))
+        await self._write_grouped(delivery.finish_callbacks, result)
 
     async def callback_attempts(self, message_sid: str) -> list[CallbackAttempt]:
         return await self._scan(lambda c: delivery.callback_attempts(c, message_sid))

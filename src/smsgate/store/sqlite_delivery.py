@@ -28,7 +28,7 @@ from smsgate.domain.delivery import (
 from smsgate.domain.messages import MAX_VALIDITY, Message, Status
 from smsgate.domain.senders import SenderState, release, take_slot
 from smsgate.store import rows
-from smsgate.store.sqlite_batch import insert_rows
+from smsgate.store.sqlite_batch import in_chunks, in_list, insert_rows, rounds, value_chunks
 
 _INSERT_JOBS = (
     "INSERT INTO delivery_jobs (message_sid, account_sid, sender, segments, attempt, "
@@ -132,11 +132,12 @@ def _lease(
     c: sqlite3.Connection, found: list[tuple[Any, ...]], owner: str, until_us: int
 ) -> list[DeliveryJob]:
     """Hold the jobs ``found`` (rows of _JOB_COLUMNS) for ``owner``, as a new attempt."""
-    c.executemany(
-        "UPDATE delivery_jobs SET ready_at = ?, lease_owner = ?, attempt = attempt + 1 "
-        "WHERE message_sid = ?",
-        [(until_us, owner, r[0]) for r in found],
-    )
+    for keys in in_chunks([r[0] for r in found]):
+        c.execute(
+            "UPDATE delivery_jobs SET ready_at = ?, lease_owner = ?, attempt = attempt + 1 "
+            f"WHERE message_sid IN ({in_list(len(keys))})",
+            (until_us, owner, *keys),
+        )
     return [DeliveryJob(r[0], r[1], r[2], r[3], r[4] + 1, r[5]) for r in found]
 
 
@@ -145,88 +146,207 @@ def drop_job(c: sqlite3.Connection, message_sid: str) -> None:
 
 
 def _finish_job(c: sqlite3.Connection, message_sid: str) -> None:
-    r = c.execute(
-        "DELETE FROM delivery_jobs WHERE message_sid = ? RETURNING sender, segments", (message_sid,)
-    ).fetchone()
-    if r is None:
-        return
-    q = c.execute(
-        "SELECT queued_segments, next_slot_at FROM sender_queues WHERE sender = ?", (r[0],)
-    ).fetchone()
-    if q is not None:
-        _save_sender(c, r[0], release(SenderState(q[0], q[1]), r[1]))
+    _finish_jobs(c, [message_sid])
 
 
 def apply_transition(c: sqlite3.Connection, t: Transition) -> Message | None:
-    select = f"SELECT {rows.MESSAGE_COLS} FROM messages WHERE sid = ?"
-    row = c.execute(select, (t.message_sid,)).fetchone()
-    if row is None or Status(row[5]) not in t.allowed_from:
-        return None
-    sets = ["status = :status", "date_updated = :now"]
-    params: dict[str, object] = {"status": t.status.value, "now": t.now_us, "sid": t.message_sid}
-    if t.date_sent_us is not None:
-        sets += ["date_sent = :sent", "list_key = :sent"]
-        params["sent"] = t.date_sent_us
-    if t.error_code is not None:
-        sets += ["error_code = :code", "error_message = :text"]
-        params["code"], params["text"] = t.error_code, t.error_message
-    if t.price is not None:
-        sets += ["price = :price", "price_unit = :unit"]
-        params["price"], params["unit"] = t.price, t.price_unit
-    if t.num_segments is not None:
-        sets.append("num_segments = :segments")
-        params["segments"] = t.num_segments
-    c.execute(f"UPDATE messages SET {', '.join(sets)} WHERE sid = :sid", params)
+    return apply_transitions(c, [t])[0]
+
+
+def apply_transitions(c: sqlite3.Connection, items: list[Transition]) -> list[Message | None]:
+    """Apply status changes, each atomically and exactly as if one after the other (a grouped
+    operation: the writer runs a whole batch's changes with a few set-based statements).
+
+    A change applies only if the message's status is one of ``allowed_from``; it then writes
+    the message's columns, the carrier reference, the callback owed, and the job's fate. The
+    result is the message after the change, or None where it did not apply. Changes of one
+    message in one batch run in separate rounds, in order.
+    """
+    results: list[Message | None] = [None] * len(items)
+    for round_ in rounds([t.message_sid for t in items]):
+        _apply_round(c, [items[i] for i in round_], round_, results)
+    return results
+
+
+# One row of VALUES per change: sid, status, now, date_sent, code, text, price, unit, segments.
+_UPDATE_HEAD = "UPDATE messages SET status = v.column2, date_updated = v.column3, "
+_UPDATE_SETS = (
+    "date_sent = coalesce(v.column4, messages.date_sent), "
+    "list_key = coalesce(v.column4, messages.list_key), "
+    "error_code = CASE WHEN v.column5 IS NULL THEN messages.error_code ELSE v.column5 END, "
+    "error_message = CASE WHEN v.column5 IS NULL THEN messages.error_message "
+    "ELSE v.column6 END, "
+    "price = CASE WHEN v.column7 IS NULL THEN messages.price ELSE v.column7 END, "
+    "price_unit = CASE WHEN v.column7 IS NULL THEN messages.price_unit ELSE v.column8 END, "
+    "num_segments = coalesce(v.column9, messages.num_segments) "
+    "FROM (VALUES "
+)
+_UPDATE_TAIL = ") AS v WHERE messages.sid = v.column1"
+_INSERT_REFS = (
+    "INSERT OR REPLACE INTO carrier_refs (carrier_id, message_sid, created_at, part, parts, "
+    "state) VALUES "
+)
+_INSERT_OUTBOX = (
+    "INSERT INTO webhook_outbox (account_sid, message_sid, kind, url, method, params, "
+    "fallback_url, fallback_method, state, attempt, ready_at, lease_owner, created_at) VALUES "
+)
+
+
+def _apply_round(
+    c: sqlite3.Connection, changes: list[Transition], where: list[int], out: list[Message | None]
+) -> None:
+    before = _select_messages(c, [t.message_sid for t in changes])
+    applied = [
+        t
+        for t in changes
+        if (row := before.get(t.message_sid)) is not None and Status(row[5]) in t.allowed_from
+    ]
+    if not applied:
+        return
+    for chunk in value_chunks(
+        [
+            (
+                t.message_sid,
+                t.status.value,
+                t.now_us,
+                t.date_sent_us,
+                t.error_code,
+                t.error_message if t.error_code is not None else None,
+                t.price,
+                t.price_unit if t.price is not None else None,
+                t.num_segments,
+            )
+            for t in applied
+        ],
+        9,
+    ):
+        sql = rows.values_sql(_UPDATE_HEAD + _UPDATE_SETS, 9, len(chunk)) + _UPDATE_TAIL
+        c.execute(sql, [v for row in chunk for v in row])
+    insert_rows(c, _INSERT_REFS, 6, [ref for t in applied for ref in _refs(t)])
+    _receipt_bookkeeping(c, applied, before)
+    insert_rows(
+        c,
+        _INSERT_OUTBOX,
+        13,
+        [_outbox_values(t.callback, t.now_us) for t in applied if t.callback is not None],
+    )
+    _finish_jobs(c, [t.message_sid for t in applied if t.job is JobAction.DONE])
+    for t in applied:
+        if t.job is JobAction.RETRY:
+            c.execute(
+                "UPDATE delivery_jobs SET ready_at = ?, lease_owner = NULL, "
+                "attempt = coalesce(?, attempt) WHERE message_sid = ?",
+                (
+                    t.retry_at_us if t.retry_at_us is not None else t.now_us,
+                    t.attempt,
+                    t.message_sid,
+                ),
+            )
+    done = {id(t) for t in applied}
+    for i, t in zip(where, changes, strict=True):
+        if id(t) in done:
+            out[i] = rows.message_from(_changed_row(before[t.message_sid], t))
+
+
+def _refs(t: Transition) -> list[tuple[object, ...]]:
+    """carrier_refs rows: one per part the carrier confirmed."""
     part_ids = t.part_ids or ((t.carrier_id,) if t.carrier_id is not None else ())
-    if part_ids:
-        c.executemany(
-            "INSERT OR REPLACE INTO carrier_refs (carrier_id, message_sid, created_at, part, "
-            "parts, state) VALUES (?, ?, ?, ?, ?, 'sent')",
-            [
-                (carrier_id, t.message_sid, t.now_us, part, len(part_ids))
-                for part, carrier_id in enumerate(part_ids, start=1)
-            ],
+    return [
+        (carrier_id, t.message_sid, t.now_us, part, len(part_ids), "sent")
+        for part, carrier_id in enumerate(part_ids, start=1)
+    ]
+
+
+def _receipt_bookkeeping(
+    c: sqlite3.Connection, applied: list[Transition], before: dict[str, rows.Row]
+) -> None:
+    """Receipt deadlines of ``sent`` messages, and the progress of split submits: only a
+    split message can have recorded progress, only a sent one a receipt deadline."""
+    for t in applied:
+        row = before[t.message_sid]
+        settled = t.status in RECEIPT_SETTLED
+        if row[_COL["num_segments"]] > 1 and (t.part_ids or t.carrier_id or settled):
+            c.execute("DELETE FROM submit_progress WHERE message_sid = ?", (t.message_sid,))
+        if t.receipt_due_us is not None:
+            c.execute(
+                "INSERT OR REPLACE INTO receipt_waits (message_sid, due_at) VALUES (?, ?)",
+                (t.message_sid, t.receipt_due_us),
+            )
+        elif settled and row[_COL["status"]] == Status.SENT.value:
+            c.execute("DELETE FROM receipt_waits WHERE message_sid = ?", (t.message_sid,))
+
+
+_COL = {name: i for i, name in enumerate(rows.MESSAGE_NAMES)}
+
+
+def _changed_row(row: rows.Row, t: Transition) -> tuple[object, ...]:
+    """The message's row after ``t``: what the UPDATE above wrote, without reading it."""
+    after = list(row)
+    after[_COL["status"]] = t.status.value
+    after[_COL["date_updated"]] = t.now_us
+    if t.date_sent_us is not None:
+        after[_COL["date_sent"]] = after[_COL["list_key"]] = t.date_sent_us
+    if t.error_code is not None:
+        after[_COL["error_code"]] = t.error_code
+        after[_COL["error_message"]] = t.error_message
+    if t.price is not None:
+        after[_COL["price"]] = t.price
+        after[_COL["price_unit"]] = t.price_unit
+    if t.num_segments is not None:
+        after[_COL["num_segments"]] = t.num_segments
+    return tuple(after)
+
+
+def _select_messages(c: sqlite3.Connection, sids: list[str]) -> dict[str, rows.Row]:
+    found: dict[str, rows.Row] = {}
+    for keys in in_chunks(sids):
+        sql = f"SELECT {rows.MESSAGE_COLS} FROM messages WHERE sid IN ({in_list(len(keys))})"
+        for r in c.execute(sql, keys):
+            found[r[0]] = r
+    return found
+
+
+def _finish_jobs(c: sqlite3.Connection, message_sids: list[str]) -> None:
+    """Remove the jobs of ``message_sids`` and release their segments from their senders."""
+    released: dict[str, list[int]] = {}
+    for keys in in_chunks(message_sids):
+        sql = (
+            f"DELETE FROM delivery_jobs WHERE message_sid IN ({in_list(len(keys))}) "
+            "RETURNING sender, segments"
         )
-    # only a split message can have recorded progress, only a sent one a receipt deadline
-    if row[7] > 1 and (part_ids or t.status in RECEIPT_SETTLED):
-        c.execute("DELETE FROM submit_progress WHERE message_sid = ?", (t.message_sid,))
-    if t.receipt_due_us is not None:
-        c.execute(
-            "INSERT OR REPLACE INTO receipt_waits (message_sid, due_at) VALUES (?, ?)",
-            (t.message_sid, t.receipt_due_us),
-        )
-    elif t.status in RECEIPT_SETTLED and row[5] == Status.SENT.value:
-        c.execute("DELETE FROM receipt_waits WHERE message_sid = ?", (t.message_sid,))
-    if t.callback is not None:
-        add_callback(c, t.callback, t.now_us)
-    if t.job is JobAction.DONE:
-        _finish_job(c, t.message_sid)
-    elif t.job is JobAction.RETRY:
-        c.execute(
-            "UPDATE delivery_jobs SET ready_at = ?, lease_owner = NULL, "
-            "attempt = coalesce(?, attempt) WHERE message_sid = ?",
-            (t.retry_at_us if t.retry_at_us is not None else t.now_us, t.attempt, t.message_sid),
-        )
-    return rows.message_from(c.execute(select, (t.message_sid,)).fetchone())
+        for sender, segments in c.execute(sql, keys).fetchall():
+            released.setdefault(sender, []).append(segments)
+    for sender, segments in released.items():
+        q = c.execute(
+            "SELECT queued_segments, next_slot_at FROM sender_queues WHERE sender = ?", (sender,)
+        ).fetchone()
+        if q is None:
+            continue
+        state = SenderState(q[0], q[1])
+        for n in segments:
+            state = release(state, n)
+        _save_sender(c, sender, state)
 
 
 def add_callback(c: sqlite3.Connection, cb: Callback, now_us: int) -> None:
-    c.execute(
-        "INSERT INTO webhook_outbox (account_sid, message_sid, kind, url, method, params, "
-        "fallback_url, fallback_method, state, attempt, ready_at, lease_owner, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, NULL, ?)",
-        (
-            cb.account_sid,
-            cb.message_sid,
-            cb.kind,
-            cb.url,
-            cb.method,
-            orjson.dumps(cb.params).decode(),
-            cb.fallback_url,
-            cb.fallback_method,
-            now_us,
-            now_us,
-        ),
+    insert_rows(c, _INSERT_OUTBOX, 13, [_outbox_values(cb, now_us)])
+
+
+def _outbox_values(cb: Callback, now_us: int) -> tuple[object, ...]:
+    return (
+        cb.account_sid,
+        cb.message_sid,
+        cb.kind,
+        cb.url,
+        cb.method,
+        orjson.dumps(cb.params).decode(),
+        cb.fallback_url,
+        cb.fallback_method,
+        "pending",
+        0,
+        now_us,
+        None,
+        now_us,
     )
 
 
@@ -245,11 +365,12 @@ def claim_callbacks(
     c: sqlite3.Connection, owner: str, now_us: int, lease_us: int, limit: int
 ) -> list[ClaimedCallback]:
     found = c.execute(_CLAIMABLE, (now_us, limit)).fetchall()
-    c.executemany(
-        "UPDATE webhook_outbox SET ready_at = ?, lease_owner = ?, attempt = attempt + 1 "
-        "WHERE id = ?",
-        [(now_us + lease_us, owner, r[0]) for r in found],
-    )
+    for keys in in_chunks([r[0] for r in found]):
+        c.execute(
+            "UPDATE webhook_outbox SET ready_at = ?, lease_owner = ?, attempt = attempt + 1 "
+            f"WHERE id IN ({in_list(len(keys))})",
+            (now_us + lease_us, owner, *keys),
+        )
     return [
         ClaimedCallback(
             r[0],
@@ -270,38 +391,60 @@ def claim_callbacks(
 
 
 def finish_callback(c: sqlite3.Connection, result: CallbackResult) -> None:
-    a = result.attempt
-    sid = c.execute(
-        "SELECT message_sid FROM webhook_outbox WHERE id = ?", (a.callback_id,)
-    ).fetchone()
-    for logged in (a, result.fallback):
-        if logged is not None:
-            _log_attempt(c, "" if sid is None else sid[0], logged)
-    if result.retry_at_us is not None:
-        c.execute(
-            "UPDATE webhook_outbox SET ready_at = ?, lease_owner = NULL WHERE id = ?",
-            (result.retry_at_us, a.callback_id),
-        )
-    else:
-        # Finished, well or badly: the attempts log keeps the story, the outbox stays small.
-        c.execute("DELETE FROM webhook_outbox WHERE id = ?", (a.callback_id,))
+    finish_callbacks(c, [result])
 
 
-def _log_attempt(c: sqlite3.Connection, message_sid: str, a: CallbackAttempt) -> None:
-    c.execute(
-        "INSERT INTO webhook_attempts (callback_id, message_sid, attempt, url, started_at, "
-        "duration_ms, status_code, error, response_head) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            a.callback_id,
-            message_sid,
-            a.attempt,
-            a.url,
-            a.started_us,
-            a.duration_ms,
-            a.status_code,
-            a.error,
-            a.response_head,
-        ),
+def finish_callbacks(c: sqlite3.Connection, results: list[CallbackResult]) -> list[None]:
+    """Log finished webhook attempts; retry the callback later or let it leave the outbox
+    (a grouped operation: one result per item, finishes of one callback in order)."""
+    for round_ in rounds([r.attempt.callback_id for r in results]):
+        _finish_round(c, [results[i] for i in round_])
+    return [None] * len(results)
+
+
+_INSERT_ATTEMPTS = (
+    "INSERT INTO webhook_attempts (callback_id, message_sid, attempt, url, started_at, "
+    "duration_ms, status_code, error, response_head) VALUES "
+)
+
+
+def _finish_round(c: sqlite3.Connection, results: list[CallbackResult]) -> None:
+    sids: dict[int, str] = {}
+    for keys in in_chunks([r.attempt.callback_id for r in results]):
+        sql = f"SELECT id, message_sid FROM webhook_outbox WHERE id IN ({in_list(len(keys))})"
+        sids.update(c.execute(sql, keys).fetchall())
+    logged = [
+        _attempt_values(sids.get(r.attempt.callback_id, ""), a)
+        for r in results
+        for a in (r.attempt, r.fallback)
+        if a is not None
+    ]
+    insert_rows(c, _INSERT_ATTEMPTS, 9, logged)
+    done: list[int] = []
+    for r in results:
+        if r.retry_at_us is not None:
+            c.execute(
+                "UPDATE webhook_outbox SET ready_at = ?, lease_owner = NULL WHERE id = ?",
+                (r.retry_at_us, r.attempt.callback_id),
+            )
+        else:
+            # Finished, well or badly: the attempts log keeps the story, the outbox stays small.
+            done.append(r.attempt.callback_id)
+    for keys in in_chunks(done):
+        c.execute(f"DELETE FROM webhook_outbox WHERE id IN ({in_list(len(keys))})", keys)
+
+
+def _attempt_values(message_sid: str, a: CallbackAttempt) -> tuple[object, ...]:
+    return (
+        a.callback_id,
+        message_sid,
+        a.attempt,
+        a.url,
+        a.started_us,
+        a.duration_ms,
+        a.status_code,
+        a.error,
+        a.response_head,
     )
 
 

@@ -21,15 +21,13 @@ import secrets
 import time
 from dataclasses import dataclass, replace
 from typing import Protocol
-from urllib.parse import urlencode
-
-import httpx
 
 from smsgate.clock import Clock
 from smsgate.domain.dates import to_us
 from smsgate.domain.delivery import CallbackAttempt, CallbackResult, ClaimedCallback
 from smsgate.domain.inbound import MAX_RESPONSE_BYTES, WebhookResponse
 from smsgate.store.base import Store
+from smsgate.webhooks import http as webhook_http
 from smsgate.webhooks import overrides, signing
 
 logger = logging.getLogger(__name__)
@@ -58,11 +56,11 @@ class WebhookSender:
         clock: Clock,
         *,
         defaults: overrides.Overrides | None = None,
-        concurrency: int = 64,
+        concurrency: int = 256,
         idle_poll: float = 0.05,
         lease_seconds: float = 60.0,
-        transport: httpx.AsyncBaseTransport | None = None,
         responses: ResponseHandler | None = None,
+        http: webhook_http.HttpClient | None = None,
     ) -> None:
         """``responses`` records each attempt and acts on the answer; without it attempts
         are only recorded in the store."""
@@ -72,9 +70,11 @@ class WebhookSender:
         self._concurrency = concurrency
         self._idle_poll = idle_poll
         self._lease_us = int(lease_seconds * 1_000_000)
-        self._transport = transport
+        self._batch = max(1, concurrency // 4)
         self._responses = responses
+        self._http = http or webhook_http.InProcessClient(concurrency, USER_AGENT)
         self._in_flight: set[asyncio.Task[None]] = set()
+        self._requesting = 0  # callbacks claimed whose requests are not over yet
         self._wake = asyncio.Event()
         self.owner = f"webhooks-{secrets.token_hex(4)}"
 
@@ -82,30 +82,35 @@ class WebhookSender:
         self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        async with httpx.AsyncClient(
-            follow_redirects=True,
-            max_redirects=5,
-            headers={"User-Agent": USER_AGENT},
-            transport=self._transport,
-            limits=httpx.Limits(max_connections=self._concurrency),
-        ) as http:
-            try:
-                while not stop.is_set():
-                    free = self._concurrency - len(self._in_flight)
+        http = self._http
+        await http.start()
+        try:
+            while not stop.is_set():
+                free = self._concurrency - self._requesting
+                claimed: list[ClaimedCallback] = []
+                # Claim in batches: after a claim the loop waits for a quarter of its slots
+                # to come free (_request_done wakes it), not for every single one.
+                if free >= self._batch or not self._requesting:
                     now = to_us(self._clock.now())
-                    claimed = (
-                        await self._store.claim_callbacks(self.owner, now, self._lease_us, free)
-                        if free > 0
-                        else []
+                    claimed = await self._store.claim_callbacks(
+                        self.owner, now, self._lease_us, free
                     )
-                    for item in claimed:
-                        task = asyncio.create_task(self._send(http, item))
-                        self._in_flight.add(task)
-                        task.add_done_callback(self._in_flight.discard)
-                    if not claimed:
-                        await self._idle(stop)
-            finally:
-                await asyncio.gather(*self._in_flight, return_exceptions=True)
+                for item in claimed:
+                    self._requesting += 1
+                    task = asyncio.create_task(self._send(http, item))
+                    self._in_flight.add(task)
+                    task.add_done_callback(self._in_flight.discard)
+                if not claimed:
+                    await self._idle(stop)
+        finally:
+            await asyncio.gather(*self._in_flight, return_exceptions=True)
+            await http.close()
+
+    def _request_done(self) -> None:
+        """A claimed callback's requests are over; recording it does not hold a slot."""
+        self._requesting -= 1
+        if self._concurrency - self._requesting >= self._batch:
+            self._wake.set()
 
     async def _idle(self, stop: asyncio.Event) -> None:
         self._wake.clear()
@@ -116,9 +121,12 @@ class WebhookSender:
             for waiter in waiters:
                 waiter.cancel()
 
-    async def _send(self, http: httpx.AsyncClient, item: ClaimedCallback) -> None:
+    async def _send(self, http: webhook_http.HttpClient, item: ClaimedCallback) -> None:
         try:
-            result, response = await self._attempt(http, item)
+            try:
+                result, response = await self._attempt(http, item)
+            finally:
+                self._request_done()
             if self._responses is not None:
                 await self._responses.finish(item, result, response)
             else:
@@ -127,7 +135,7 @@ class WebhookSender:
             logger.exception("webhook %s could not be recorded; its lease will expire", item.id)
 
     async def _attempt(
-        self, http: httpx.AsyncClient, item: ClaimedCallback
+        self, http: webhook_http.HttpClient, item: ClaimedCallback
     ) -> tuple[CallbackResult, WebhookResponse | None]:
         """Request the URL; when that fails for good, the fallback URL (once, right away)."""
         cb = item.callback
@@ -146,7 +154,7 @@ class WebhookSender:
         return CallbackResult(first.attempt, second.ok, fallback=second.attempt), second.response
 
     async def _request(
-        self, http: httpx.AsyncClient, item: ClaimedCallback, target: str, method: str
+        self, http: webhook_http.HttpClient, item: ClaimedCallback, target: str, method: str
     ) -> _Outcome:
         cb = item.callback
         started = to_us(self._clock.now())
@@ -157,36 +165,30 @@ class WebhookSender:
             return _Outcome(replace(attempt, error=f"11243: {exc}"), False, False, None)
         account = await self._store.get_account(cb.account_sid)
         token = account.auth_token if account is not None else ""
-        request = _build(http, method, url, cb.params, token, item.id)
-        timeout = httpx.Timeout(
-            connect=opts.connect_timeout_ms / 1000,
-            read=opts.read_timeout_ms / 1000,
-            write=opts.read_timeout_ms / 1000,
-            pool=opts.connect_timeout_ms / 1000,
-        )
-        request.extensions["timeout"] = timeout.as_dict()
+        headers = {"I-Twilio-Idempotency-Token": f"smsgate-{item.id}"}
+        send_to = url
+        if method.upper() == "GET":
+            send_to = webhook_http.form_url(url, cb.params)
+            headers[signing.HEADER] = signing.signature(token, send_to)
+        else:
+            headers[signing.HEADER] = signing.signature(token, url, cb.params)
         clock_start = time.perf_counter()
         answer: WebhookResponse | None = None
         error: str | None = None
         kind = "all"
         try:
-            async with asyncio.timeout(opts.total_timeout_ms / 1000):
-                response = await http.send(request, stream=True)
-                try:
-                    body, truncated = await _read_bounded(response, MAX_RESPONSE_BYTES)
-                finally:
-                    await response.aclose()
-                answer = WebhookResponse(
-                    response.status_code, response.headers.get("content-type"), body, truncated
-                )
-        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            error, kind = f"connect: {exc!r}", "ct"
-        except (httpx.ReadTimeout, TimeoutError) as exc:
-            error, kind = f"timeout: {exc!r}", "rt"
-        except httpx.TooManyRedirects as exc:
-            error = f"redirects: {exc}"
-        except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: {exc}"
+            answer = await http.request(
+                method,
+                send_to,
+                cb.params,
+                headers,
+                connect_s=opts.connect_timeout_ms / 1000,
+                read_s=opts.read_timeout_ms / 1000,
+                total_s=opts.total_timeout_ms / 1000,
+                limit=MAX_RESPONSE_BYTES,
+            )
+        except webhook_http.Failure as exc:
+            error, kind = exc.text, exc.kind
         duration = int((time.perf_counter() - clock_start) * 1000)
         status = answer.status_code if answer is not None else None
         head = answer.body[:HEAD_BYTES].decode("utf-8", "replace") if answer is not None else ""
@@ -227,41 +229,7 @@ class _Outcome:
     response: WebhookResponse | None
 
 
-async def _read_bounded(response: httpx.Response, limit: int) -> tuple[bytes, bool]:
-    """At most ``limit`` bytes of the body, and whether there was more."""
-    body = bytearray()
-    async for chunk in response.aiter_bytes():
-        body += chunk
-        if len(body) > limit:
-            return bytes(body[:limit]), True
-    return bytes(body), False
-
-
 def _may_retry(attempt: int, opts: overrides.Overrides, kind: str) -> bool:
     if attempt > opts.retry_count:
         return False
     return "all" in opts.retry_policy or kind in opts.retry_policy
-
-
-def _build(
-    http: httpx.AsyncClient,
-    method: str,
-    url: str,
-    params: tuple[tuple[str, str], ...],
-    token: str,
-    callback_id: int,
-) -> httpx.Request:
-    headers = {"I-Twilio-Idempotency-Token": f"smsgate-{callback_id}"}
-    if method.upper() == "GET":
-        full = f"{url}{'&' if '?' in url else '?'}{urlencode(params)}" if params else url
-        headers[signing.HEADER] = signing.signature(token, full)
-        return http.build_request("GET", full, headers=headers)
-    headers[signing.HEADER] = signing.signature(token, url, params)
-    return http.build_request("POST", url, data=dict(_multi(params)), headers=headers)
-
-
-def _multi(params: tuple[tuple[str, str], ...]) -> dict[str, list[str]]:
-    grouped: dict[str, list[str]] = {}
-    for name, value in params:
-        grouped.setdefault(name, []).append(value)
-    return grouped

@@ -41,8 +41,8 @@ def signed_string(url: str, params: Params = ()) -> str:
 
 def signature(auth_token: str, url: str, params: Params = ()) -> str:
     """The ``X-Twilio-Signature`` value for a form-encoded request (or a GET with no body)."""
-    mac = hmac.new(auth_token.encode(), signed_string(url, params).encode(), hashlib.sha1)
-    return base64.b64encode(mac.digest()).decode()
+    mac = hmac.digest(auth_token.encode(), signed_string(url, params).encode(), "sha1")
+    return base64.b64encode(mac).decode()
 
 
 def json_url(url: str, body: bytes) -> str:

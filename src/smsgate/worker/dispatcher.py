@@ -31,7 +31,7 @@ class Dispatcher:
         delivery: DeliveryService,
         connector: Connector,
         *,
-        concurrency: int = 256,
+        concurrency: int = 1024,
         idle_poll: float = 0.05,
         submit_timeout: float = 15.0,
         on_inbound: InboundHandler | None = None,
@@ -50,6 +50,7 @@ class Dispatcher:
         self._connector = connector
         self._slots = asyncio.Semaphore(concurrency)
         self._concurrency = concurrency
+        self._batch = max(1, concurrency // 4)
         self._in_flight: set[asyncio.Task[None]] = set()
         self._fetching: set[asyncio.Task[None]] = set()
         self._media_concurrency = media_concurrency
@@ -74,13 +75,17 @@ class Dispatcher:
                     next_sweep = loop.time() + self._sweep_every
                     await self._sweep()
                 free = self._concurrency - len(self._in_flight)
-                # While the carrier cannot submit (no bind), messages wait in the queue.
-                ready = free > 0 and self._connector.ready()
-                jobs = await self._delivery.claim(self.owner, free) if ready else []
+                # Claim in batches: with every slot busy, wait for a quarter of them to come
+                # free (_done wakes the loop) rather than claiming one job at a time. While
+                # the carrier cannot submit (no bind), messages wait in the queue.
+                jobs = []
+                batch_free = free >= self._batch or not self._in_flight
+                if free > 0 and batch_free and self._connector.ready():
+                    jobs = await self._delivery.claim(self.owner, free)
                 for job in jobs:
                     task = asyncio.create_task(self._deliver(job))
                     self._in_flight.add(task)
-                    task.add_done_callback(self._in_flight.discard)
+                    task.add_done_callback(self._done)
                 if not jobs:
                     await self._idle(stop)
         finally:
@@ -97,6 +102,11 @@ class Dispatcher:
             await self._delivery.expire_jobs(self.owner)
         except Exception:
             logger.exception("expiring overdue receipts failed; will try again")
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        if self._concurrency - len(self._in_flight) >= self._batch:
+            self._wake.set()
 
     async def _idle(self, stop: asyncio.Event) -> None:
         self._wake.clear()
