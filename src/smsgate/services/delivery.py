@@ -167,18 +167,7 @@ class DeliveryService:
     async def defer(self, job: DeliveryJob) -> None:
         """Put a claimed job back for a moment without counting the attempt (the worker
         is fetching as much media as it may at once)."""
-        now = self._now_us()
-        await self._store.apply_transition(
-            Transition(
-                job.message_sid,
-                frozenset({Status.QUEUED}),
-                Status.QUEUED,
-                now,
-                job=JobAction.RETRY,
-                retry_at_us=now + MEDIA_DEFER_US,
-                attempt=job.attempt - 1,
-            )
-        )
+        await self._retry_later(job.message_sid, Status.QUEUED, MEDIA_DEFER_US, job.attempt - 1)
 
     async def record_parts(self, message_sid: str, progress: SubmitProgress) -> None:
         """The carrier confirmed some parts of a split message: a later attempt resumes
@@ -250,20 +239,29 @@ class DeliveryService:
         if temporary and (not counts or job.attempt < self.max_attempts):
             delay_us = int(retry_delay(job.attempt if counts else 1) * 1_000_000)
             logger.info("retrying %s after %s: %s", message.sid, delay_us / 1e6, error)
-            await self._store.apply_transition(
-                Transition(
-                    message.sid,
-                    frozenset({Status.SENDING}),
-                    Status.SENDING,
-                    now,
-                    job=JobAction.RETRY,
-                    retry_at_us=now + delay_us,
-                    attempt=None if counts else job.attempt - 1,
-                )
-            )
+            attempt = None if counts else job.attempt - 1
+            await self._retry_later(message.sid, Status.SENDING, delay_us, attempt)
             return
         logger.warning("message %s failed: %s", message.sid, error)
         await self._fail(message, code, now, from_=frozenset({Status.SENDING}))
+
+    async def _retry_later(
+        self, sid: str, status: Status, delay_us: int, attempt: int | None
+    ) -> None:
+        """Back to the queue in ``status``, due after ``delay_us``; ``attempt`` None counts
+        the attempt, a number sets it (so a retry that is not the message's fault is free)."""
+        now = self._now_us()
+        await self._store.apply_transition(
+            Transition(
+                sid,
+                frozenset({status}),
+                status,
+                now,
+                job=JobAction.RETRY,
+                retry_at_us=now + delay_us,
+                attempt=attempt,
+            )
+        )
 
     async def receipt(self, receipt: Receipt) -> None:
         """A delivery receipt: ``delivered``, ``undelivered`` or ``failed``.
