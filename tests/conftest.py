@@ -107,6 +107,19 @@ def start_server(
     return server
 
 
+def start_worker(
+    server: Server, log: Path, *, env: dict[str, str] | None = None, args: list[str] | None = None
+) -> subprocess.Popen[bytes]:
+    """Start ``smsgate worker`` on ``server``'s database (stderr to ``log``)."""
+    with log.open("w") as err:
+        return subprocess.Popen(
+            [SMSGATE, "worker", "--data-dir", str(server.data_dir), *(args or [])],
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            env={**os.environ, **(env or {})},
+        )
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     srv = start_server(tmp_path_factory.mktemp("smsgate") / "data")

@@ -4,12 +4,11 @@ dies hands its bind over once its slot's lease runs out. Runs against both SMSC 
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 from pathlib import Path
 
-from tests.conftest import SMSGATE, Server, start_server, wait_until
+from tests.conftest import Server, start_server, start_worker, wait_until
 from tests.e2e.test_smpp import FAST, Gateway
 from tests.smpp_peers import SmscPeer
 
@@ -22,15 +21,6 @@ def _env(smsc: SmscPeer, lease: int) -> dict[str, str]:
     }
 
 
-def _worker(server: Server, log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [SMSGATE, "worker", "--data-dir", str(server.data_dir)],
-        stdout=subprocess.DEVNULL,
-        stderr=log.open("w"),
-        env={**os.environ, **env},
-    )
-
-
 def _open_sessions(smsc: SmscPeer) -> int:
     return sum(1 for s in smsc.sessions() if s["open"])
 
@@ -41,10 +31,10 @@ def _one_worker_binds(
     """An API-only server, a first worker bound, and a second one waiting for the slot."""
     env = _env(smsc, lease)
     server = start_server(tmp_path / "data", args=["--no-worker"], env=env)
-    first = _worker(server, tmp_path / "first.log", env)
+    first = start_worker(server, tmp_path / "first.log", env=env)
     smsc.wait_for_sessions(lambda ss: any(s["bound"] for s in ss))
     second_log = tmp_path / "second.log"
-    second = _worker(server, second_log, env)
+    second = start_worker(server, second_log, env=env)
     wait_until(lambda: "held by other processes" in second_log.read_text())
     return server, first, second, second_log
 
