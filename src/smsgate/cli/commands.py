@@ -48,13 +48,34 @@ class CommandError(Exception):
 
 def build_store(settings: Settings) -> Store:
     """Pick the store backend the settings name."""
+    if settings.postgres_url is not None:
+        postgres = _postgres()
+        store: Store = postgres.PostgresStore(
+            settings.postgres_url,
+            media_dir=settings.data_dir / "media",
+            pool_size=settings.db_pool_size,
+            pool_timeout=settings.db_pool_timeout,
+            migrate=settings.migrate,
+        )
+        return store
     path = settings.sqlite_path
     if path is None:
         raise CommandError(
             f"unsupported database URL {settings.database_url!r}: "
-            "this version supports SQLite (sqlite:///PATH or the data dir)"
+            "use sqlite:///PATH (or the data dir) or postgresql://…"
         )
     return SqliteStore(path, media_dir=settings.data_dir / "media")
+
+
+def _postgres() -> Any:
+    """smsgate.store.postgres, which needs the optional psycopg (``smsgate[postgres]``)."""
+    try:
+        from smsgate.store import postgres
+    except ImportError as exc:
+        raise CommandError(
+            f"PostgreSQL needs psycopg: pip install 'smsgate[postgres]' ({exc})"
+        ) from exc
+    return postgres
 
 
 def _run(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
@@ -308,6 +329,10 @@ def smsc_sim(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _url(settings: Settings) -> str:
+    """The SQLAlchemy URL of the configured database, for the migrations."""
+    if settings.postgres_url is not None:
+        url: str = _postgres().sqlalchemy_url(settings.postgres_url)
+        return url
     path = settings.sqlite_path
     if path is None:
         raise CommandError(f"unsupported database URL {settings.database_url!r}")
