@@ -63,6 +63,18 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture
+def store_home(tmp_path: Path, store_kind: str) -> Iterator[Any]:
+    """An empty home for a store of ``store_kind`` (tests/stores.py)."""
+    from tests.stores import StoreHome
+
+    if store_kind == "sqlite":
+        yield StoreHome("sqlite", tmp_path)
+        return
+    with pgdb.database() as url:
+        yield StoreHome("postgres", tmp_path, url)
+
+
+@pytest.fixture
 def pg_url() -> Iterator[str]:
     """A fresh PostgreSQL database for one test (dropped after it)."""
     with pgdb.database() as url:
