@@ -26,13 +26,13 @@ def _open_sessions(smsc: SmscPeer) -> int:
 
 
 def _one_worker_binds(
-    tmp_path: Path, smsc: SmscPeer, lease: int
+    tmp_path: Path, smsc: SmscPeer, store_kind: str, lease: int
 ) -> tuple[Server, subprocess.Popen[bytes], subprocess.Popen[bytes], Path]:
     """An API-only server, a first worker bound, and a second one waiting for the slot."""
     env = _env(smsc, lease)
-    server = start_server(tmp_path / "data", args=["--no-worker"], env=env)
+    server = start_server(tmp_path / "data", args=["--no-worker"], env=env, store_kind=store_kind)
     first = start_worker(server, tmp_path / "first.log", env=env)
-    smsc.wait_for_sessions(lambda ss: any(s["bound"] for s in ss))
+    smsc.wait_for_sessions(lambda ss: any(s["bound"] for s in ss), timeout=30)
     second_log = tmp_path / "second.log"
     second = start_worker(server, second_log, env=env)
     wait_until(lambda: "held by other processes" in second_log.read_text())
@@ -40,9 +40,9 @@ def _one_worker_binds(
 
 
 def test_a_second_worker_waits_for_the_bind_and_takes_it_over_after_a_sigkill(
-    tmp_path: Path, smsc: SmscPeer
+    tmp_path: Path, smsc: SmscPeer, store_kind: str
 ) -> None:
-    server, first, second, _ = _one_worker_binds(tmp_path, smsc, lease=3)
+    server, first, second, _ = _one_worker_binds(tmp_path, smsc, store_kind, lease=3)
     try:
         gateway = Gateway(server, smsc)
         gateway.wait_status(gateway.send("one bind").sid, "delivered")
@@ -58,13 +58,14 @@ def test_a_second_worker_waits_for_the_bind_and_takes_it_over_after_a_sigkill(
         second.send_signal(signal.SIGTERM)
         assert second.wait(20) == 0
         assert server.stop() == 0
+        server.drop_databases()
 
 
 def test_a_worker_that_stops_cleanly_gives_its_bind_back_at_once(
-    tmp_path: Path, smsc: SmscPeer
+    tmp_path: Path, smsc: SmscPeer, store_kind: str
 ) -> None:
     # A lease far longer than the test: only the release can let the second worker bind.
-    server, first, second, second_log = _one_worker_binds(tmp_path, smsc, lease=120)
+    server, first, second, second_log = _one_worker_binds(tmp_path, smsc, store_kind, lease=120)
     try:
         first.send_signal(signal.SIGTERM)
         assert first.wait(20) == 0
@@ -76,3 +77,4 @@ def test_a_worker_that_stops_cleanly_gives_its_bind_back_at_once(
         second.send_signal(signal.SIGTERM)
         assert second.wait(20) == 0
         assert server.stop() == 0
+        server.drop_databases()

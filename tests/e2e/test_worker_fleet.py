@@ -27,16 +27,18 @@ def sim(tmp_path: Path) -> Iterator[SmscPeer]:
     assert peer.stop() == 0, peer.log.read_text()
 
 
-def test_a_sigkilled_worker_among_four_loses_nothing(tmp_path: Path, sim: SmscPeer) -> None:
+def test_a_sigkilled_worker_among_four_loses_nothing(
+    tmp_path: Path, sim: SmscPeer, store_kind: str
+) -> None:
     env = {
         "SMSGATE_CARRIER": sim.url + f"?window={WINDOW}" + FAST,
         "SMSGATE_SENDER_MPS": "0",
         "SMSGATE_LEASE_SECONDS": "3",
     }
-    server = start_server(tmp_path / "data", args=["--no-worker"], env=env)
+    server = start_server(tmp_path / "data", args=["--no-worker"], env=env, store_kind=store_kind)
     workers = [start_worker(server, tmp_path / f"worker-{i}.log", env=env) for i in range(4)]
     try:
-        sim.wait_for_sessions(lambda ss: sum(1 for s in ss if s["bound"]) == 4)
+        sim.wait_for_sessions(lambda ss: sum(1 for s in ss if s["bound"]) == 4, timeout=60)
         client = sdk(server, server.account_sid, server.auth_token)
         sids: list[str] = []
 
@@ -82,4 +84,5 @@ def test_a_sigkilled_worker_among_four_loses_nothing(tmp_path: Path, sim: SmscPe
                 worker.send_signal(signal.SIGTERM)
         codes = [worker.wait(20) for worker in workers]
         assert server.stop() == 0
+        server.drop_databases()
     assert codes[0] == codes[2] == codes[3] == 0

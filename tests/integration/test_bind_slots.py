@@ -4,24 +4,26 @@ released, and taken over once a holder's lease runs out."""
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 from smsgate.clock import FakeClock
 from smsgate.services.binds import BindSlots
-from smsgate.store.sqlite import SqliteStore
+from smsgate.store.base import Store
+from tests.stores import StoreHome
 
 CARRIER = "smsgate@127.0.0.1:2775"
 
 
-async def _open(path: Path) -> SqliteStore:
-    store = SqliteStore(path)
+async def _open(home: StoreHome) -> Store:
+    store = home.make()
     await store.open()
     return store
 
 
-def test_a_slot_is_held_renewed_released_and_taken_over_after_its_lease(tmp_path: Path) -> None:
+def test_a_slot_is_held_renewed_released_and_taken_over_after_its_lease(
+    store_home: StoreHome,
+) -> None:
     async def run() -> None:
-        store = await _open(tmp_path / "s.db")
+        store = await _open(store_home)
         clock = FakeClock()
         a = BindSlots(store, clock, lease_seconds=30)
         b = BindSlots(store, clock, lease_seconds=30)
@@ -45,9 +47,9 @@ def test_a_slot_is_held_renewed_released_and_taken_over_after_its_lease(tmp_path
     asyncio.run(run())
 
 
-def test_the_limit_counts_sessions_and_a_lowered_limit_is_obeyed(tmp_path: Path) -> None:
+def test_the_limit_counts_sessions_and_a_lowered_limit_is_obeyed(store_home: StoreHome) -> None:
     async def run() -> None:
-        store = await _open(tmp_path / "s.db")
+        store = await _open(store_home)
         clock = FakeClock()
         gate = BindSlots(store, clock, lease_seconds=30)
         try:
@@ -66,10 +68,10 @@ def test_the_limit_counts_sessions_and_a_lowered_limit_is_obeyed(tmp_path: Path)
 
 
 def test_a_held_slot_is_trusted_only_for_part_of_its_lease_while_the_store_is_away(
-    tmp_path: Path,
+    store_home: StoreHome,
 ) -> None:
     async def run() -> None:
-        store = await _open(tmp_path / "s.db")
+        store = await _open(store_home)
         clock = FakeClock()
         gate = BindSlots(store, clock, lease_seconds=30)
         assert await gate.hold(CARRIER, "a-trx", 1)
