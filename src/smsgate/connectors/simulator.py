@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 from dataclasses import dataclass
 
 from smsgate.clock import Clock, SystemClock
@@ -60,6 +61,9 @@ FAILED = {
 SLOW, NO_RECEIPT, FLAKY = "+15005550014", "+15005550015", "+15005550016"
 SILENT_ONCE = "+15005550017"
 FLAKY_FAILURES = 2
+RECEIPT_TRIES = 120
+RECEIPT_RETRY_SECONDS = 1.0
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,8 +132,20 @@ class SimulatorConnector:
 
     async def _report(self, delay: float, receipt: Receipt) -> None:
         await asyncio.sleep(delay)
-        if self._on_receipt is not None:
-            done = self._clock.now()
-            await self._on_receipt(
-                Receipt(receipt.carrier_id, receipt.status, receipt.error_code, done)
-            )
+        if self._on_receipt is None:
+            return
+        done = Receipt(receipt.carrier_id, receipt.status, receipt.error_code, self._clock.now())
+        # Like a carrier that sends a receipt again until it is acknowledged: one that could
+        # not be recorded (the database away for a moment) is offered again every second.
+        for attempt in range(1, RECEIPT_TRIES + 1):
+            try:
+                await self._on_receipt(done)
+                return
+            except Exception as exc:
+                if attempt == RECEIPT_TRIES:
+                    logger.error("receipt %s dropped after %d tries: %s", done.carrier_id,
+                                 attempt, exc)  # fmt: skip
+                    return
+                logger.warning("receipt %s not recorded (%s); offering it again", done.carrier_id,
+                               exc)  # fmt: skip
+                await asyncio.sleep(RECEIPT_RETRY_SECONDS)
