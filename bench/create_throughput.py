@@ -33,6 +33,10 @@ Run from the repository root (needs ``wrk``, the Debian package):
     .venv/bin/python bench/create_throughput.py                     # 3 passes of 15 s
     .venv/bin/python bench/create_throughput.py --duration 5 --passes 1
     .venv/bin/python bench/create_throughput.py --smsgate "env PYTHONPATH=src .venv/bin/smsgate"
+    createdb -h 127.0.0.1 -U postgres -T template0 --lc-collate=C --lc-ctype=C bench \
+      && .venv/bin/python bench/create_throughput.py \
+           --database-url postgresql://postgres@127.0.0.1/bench --serve-args \
+           "--no-worker --sender-mps 0 --workers 2"; dropdb -h 127.0.0.1 -U postgres bench
 """
 
 from __future__ import annotations
@@ -274,7 +278,16 @@ class Server:
         return code
 
 
-def stored_messages(db: Path, account_sid: str) -> int:
+def stored_messages(db: Path, account_sid: str, database_url: str | None = None) -> int:
+    if database_url is not None:
+        import psycopg
+
+        with psycopg.connect(database_url) as pg:
+            found = pg.execute(
+                "SELECT count(*) FROM messages WHERE account_sid = %s", (account_sid,)
+            ).fetchone()
+        assert found is not None
+        return int(found[0])
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
         row = conn.execute(
             "SELECT count(*) FROM messages WHERE account_sid = ?", (account_sid,)
@@ -417,6 +430,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=DEFAULT_SERVE_ARGS,
         help=f"extra arguments for `smsgate serve` (default: {DEFAULT_SERVE_ARGS!r})",
     )
+    p.add_argument(
+        "--database-url",
+        default=None,
+        help="run on this empty PostgreSQL database (postgresql://…) instead of SQLite",
+    )
     p.add_argument("--duration", type=float, default=15.0, help="seconds per measured run")
     p.add_argument("--warmup", type=float, default=3.0, help="seconds of warm-up before each run")
     p.add_argument("--passes", type=int, default=3)
@@ -438,7 +456,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     command = shlex.split(args.smsgate) if args.smsgate else [default_smsgate()]
     workdir = Path(tempfile.mkdtemp(prefix="smsgate-create-bench-"))
-    server = Server(command, workdir / "data", shlex.split(args.serve_args))
+    serve_args = shlex.split(args.serve_args)
+    if args.database_url:
+        serve_args += ["--database-url", args.database_url]
+    server = Server(command, workdir / "data", serve_args)
     ok = False
     try:
         sid, token = server.wait_ready()
@@ -447,7 +468,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(report(args, server.command, passes))
         print()
         durability, durable = check_durability(
-            stored_messages(server.data_dir / "smsgate.db", sid), tally, args.connections
+            stored_messages(server.data_dir / "smsgate.db", sid, args.database_url),
+            tally,
+            args.connections,
         )
         print(durability)
         for problem in tally.problems:

@@ -108,4 +108,4 @@ def test_an_outage_answers_503_and_loses_nothing(
         # until it is recorded, as an SMSC repeats an unacknowledged deliver_sm.
         wait_until(lambda: all(status(s) == "delivered" for s in accepted), timeout=90)
     for sid in accepted:
-        wait_until(lambda sid=sid: "sent" in receiver.statuses(sid), timeout=60)
+        wait_until(lambda sid=sid: "delivered" in receiver.statuses(sid), timeout=60)
