@@ -77,6 +77,11 @@ class Settings:
     public_url: str | None = _opt(
         None, "This server's URL as others reach it, for media links; default http://HOST:PORT."
     )
+    console_secret: str | None = _opt(
+        None,
+        "Key signing web console sessions; default: a random key kept in DATA_DIR/console.key. "
+        "Processes serving one database from different data dirs need the same key.",
+    )
     min_schedule_lead: float = _opt(
         900.0, "Seconds a scheduled message's SendAt must lie ahead at least (35114 below it)."
     )
@@ -106,6 +111,8 @@ class Settings:
             raise ConfigError("media_timeout must be from 0.1 to 300 seconds")
         if self.public_url is not None and not self.public_url.startswith(("http://", "https://")):
             raise ConfigError(f"public_url must be an http(s) URL, got {self.public_url!r}")
+        if self.console_secret is not None and len(self.console_secret) < 16:
+            raise ConfigError("console_secret must be at least 16 characters")
         if self.simulator_delay < 0:
             raise ConfigError("simulator_delay must not be negative")
 

@@ -24,6 +24,7 @@ from smsgate.cli.runtime import (
     build_media,
     build_messages,
     build_pipeline,
+    console_secret,
 )
 from smsgate.clock import SystemClock
 from smsgate.config import Settings
@@ -92,6 +93,7 @@ async def _serve(settings: Settings) -> int:
             message_service=messages,
             inbound_service=inbound,
             media_service=media,
+            console_secret=console_secret(settings),
         )
         config = uvicorn.Config(
             app,

@@ -106,6 +106,18 @@ def message_filter(
     if flt.from_ is not None:
         where.append("from_number = :from_")
         params["from_"] = flt.from_
+    if flt.direction is not None:
+        where.append("direction = :direction")
+        params["direction"] = flt.direction
+    if flt.status is not None:
+        where.append("status = :status")
+        params["status"] = flt.status
+    if flt.number is not None:
+        where.append("(to_number = :number OR from_number = :number)")
+        params["number"] = flt.number
+    if flt.body_contains:
+        where.append("lower(body) LIKE :body_like ESCAPE '\\'")
+        params["body_like"] = "%" + escape_like(flt.body_contains.lower()) + "%"
     dates = flt.date_sent
     if dates.after is None and dates.before is None:
         return where, params, None
@@ -113,6 +125,26 @@ def message_filter(
     lo = max(0, to_us(dates.after)) if dates.after is not None else 0
     hi = to_us(dates.before) if dates.before is not None else None
     return where, params, KeyRange(lo, hi)
+
+
+def escape_like(text: str) -> str:
+    """``text`` as a literal inside a LIKE pattern whose escape character is a backslash."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+# The console's live feed: rows changed after a (date_updated, sid) position, in that order.
+# Written as OR rather than a row-value comparison so every planner seeks the index with it.
+UPDATED_SINCE = (
+    f"SELECT {MESSAGE_COLS} FROM messages WHERE account_sid = :a "
+    "AND (date_updated > :t OR (date_updated = :t AND sid > :s)) "
+    "ORDER BY date_updated, sid LIMIT :limit"
+)
+
+
+CARRIER_PARTS = (
+    "SELECT carrier_id, part, parts, state, created_at FROM carrier_refs "
+    "WHERE message_sid = :m ORDER BY part, created_at, carrier_id"
+)
 
 
 def count_query(account_sid: str, flt: MessageFilter) -> tuple[str, dict[str, Any]]:
