@@ -118,7 +118,7 @@ class ConsoleService:
         entries = [
             TimelineEntry(
                 message.date_created,
-                "received" if inbound else "created",
+                "arrived" if inbound else "created",
                 f"{message.num_segments} segment(s), {message.encoding}",
             )
         ]
@@ -126,11 +126,11 @@ class ConsoleService:
             entries.append(TimelineEntry(message.send_at, "scheduled for"))
         if message.date_sent is not None and not inbound:
             entries.append(TimelineEntry(message.date_sent, "sent", "accepted by the carrier"))
-        if message.date_updated != message.date_created or not entries[1:]:
-            detail = ""
-            if message.error_code is not None:
-                detail = f"error {message.error_code}: {message.error_message or ''}".strip()
-            entries.append(TimelineEntry(message.date_updated, message.status.value, detail))
+        # the current status, and when it was reached
+        detail = ""
+        if message.error_code is not None:
+            detail = f"error {message.error_code}: {message.error_message or ''}".strip()
+        entries.append(TimelineEntry(message.date_updated, message.status.value, detail))
         for a in attempts:
             outcome = f"HTTP {a.status_code}" if a.status_code is not None else (a.error or "")
             what = "inbound webhook" if inbound else "status callback"
