@@ -215,6 +215,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--data-dir", type=Path, help="where to seed (default: a temp dir)")
     p.add_argument("--reuse", action="store_true", help="measure an already seeded data dir")
     p.add_argument("--keep", action="store_true", help="keep the data dir afterwards")
+    p.add_argument("--seed-only", action="store_true", help="seed (and keep), measure nothing")
     p.add_argument("--messages", type=int, default=1_000_000)
     p.add_argument("--other", type=int, default=100_000)
     p.add_argument("--duration", type=int, default=5, help="seconds of each wrk run")
@@ -237,6 +238,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"seeding {args.messages:,} + {args.other:,} messages into {data_dir} …")
         seeded = seed(data_dir, cmd, args.messages, args.other)
         print(f"seeded in {seeded.seconds:.1f} s")
+        if args.seed_only:
+            return 0
     db = data_dir / DB_FILE
     port = _free_port()
     os.environ["SMSGATE_SENDER_MPS"] = "0"  # no sender rate: every create is sent at once

@@ -26,6 +26,8 @@ from smsgate.store.base import MessageFilter, Store
 # Rows already sent are not sent again (see Feed). Processes' clocks must agree this well.
 FEED_LAG_US = 2_000_000
 FEED_BATCH = 500
+FEED_READS = 10  # reads of FEED_BATCH rows at most per poll
+FEED_REWIND_US = 300_000_000  # a reconnecting follower resumes at most 5 minutes back
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +77,7 @@ class Feed:
     async def poll(self) -> builtins.list[Message]:
         after_us, after_sid = self._newest - FEED_LAG_US, ""
         fresh: builtins.list[Message] = []
-        while True:
+        for _ in range(FEED_READS):  # a long backlog is caught up over several polls
             batch = await self._store.messages_updated_since(
                 self._account_sid, after_us, after_sid, FEED_BATCH
             )
@@ -99,8 +101,11 @@ class ConsoleService:
         self._clock = clock
 
     def feed(self, account: Account, start: datetime | None = None) -> Feed:
-        """A feed of the account's changes from ``start`` (default: now)."""
-        return Feed(self._store, account.sid, to_us(start or self._clock.now()))
+        """A feed of the account's changes from ``start`` (default: now; at most five
+        minutes back: a page that was away longer reloads what it shows anyway)."""
+        now = to_us(self._clock.now())
+        begin = now if start is None else max(to_us(start), now - FEED_REWIND_US)
+        return Feed(self._store, account.sid, begin)
 
     async def attempts(self, message: Message) -> builtins.list[CallbackAttempt]:
         return await self._store.callback_attempts(message.sid)

@@ -45,6 +45,7 @@ HERE = Path(__file__).parent
 PAGE_SIZE = 50
 POLL_SECONDS = 0.5
 PING_SECONDS = 15.0
+RECHECK_POLLS = 60  # the session is checked again every 30 s of an open stream
 
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 
@@ -87,7 +88,7 @@ async def render(
 ) -> Response:
     """A page with the layout's context: the switcher's accounts, the CSRF token, a flash."""
     family: list[Account] = []
-    if who is not None:
+    if who is not None and not name.startswith("_"):  # fragments have no account menu
         family = [who.account]
         if not who.via_key and not who.account.is_subaccount:
             svc = services(request)
@@ -268,7 +269,14 @@ async def events(request: Request) -> Response:
     async def stream() -> AsyncIterator[bytes]:
         yield b"retry: 2000\n\n"
         quiet = 0.0
+        polls = 0
         while True:
+            polls += 1
+            if polls % RECHECK_POLLS == 0:
+                try:  # a deleted key or a closed account ends the stream too
+                    await session.current(request)
+                except AuthenticationFailed:
+                    return
             changed = await feed.poll()
             if changed:
                 quiet = 0.0
