@@ -649,6 +649,10 @@ class SqliteStore:
         boundary = None
         if page.cursor is not None:
             boundary = self._message_boundary(account_sid, page.cursor.sid)
+        if flt.number is not None and not page.offset:
+            sql, args, reverse = rows.number_page_query(account_sid, flt, page, boundary)
+            found = await self._scan(lambda c: c.execute(sql, args).fetchall())
+            return rows.to_page([rows.message_from(r) for r in found], page, reverse)
         return await self._page(
             f"SELECT {rows.MESSAGE_COLS} FROM messages",
             where,
