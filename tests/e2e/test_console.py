@@ -14,7 +14,7 @@ import orjson
 import pytest
 from twilio.rest import Client
 
-from tests.conftest import Server, Tenant, random_number, wait_until
+from tests.conftest import Server, Tenant, random_number, start_server, wait_until
 
 PHONE = "+15558675310"
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -448,3 +448,26 @@ def test_assets_ship_inside_the_package(console: Console) -> None:
     for asset in ("console.css", "console.js"):
         r = console.http.get(f"/console/static/{asset}")
         assert r.status_code == 200 and len(r.content) > 500
+
+
+def test_an_open_event_stream_does_not_hold_up_shutdown(tmp_path: object) -> None:
+    """uvicorn waits for open responses on SIGTERM: the feed must end when it stops."""
+    from pathlib import Path
+
+    own = start_server(Path(str(tmp_path)) / "data")
+    c = Console(own)
+    c.sign_in(own.account_sid, own.auth_token)
+    opened, ended = threading.Event(), threading.Event()
+
+    def listen() -> None:
+        with c.http.stream("GET", f"/console/{own.account_sid}/events") as r:
+            for line in r.iter_lines():
+                if line.startswith("retry:"):
+                    opened.set()
+        ended.set()
+
+    threading.Thread(target=listen, daemon=True).start()
+    assert opened.wait(10)
+    assert own.stop(timeout=10) == 0
+    assert ended.wait(5)
+    c.http.close()

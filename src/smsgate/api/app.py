@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -48,11 +49,13 @@ def create_app(
     inbound_service: InboundService | None = None,
     media_service: MediaService,
     console_secret: str | None = None,
+    stopping: Callable[[], bool] | None = None,
 ) -> Starlette:
     """Build the app around an already-open store (and the services the CLI wired).
 
     ``console_secret`` signs the web console's session cookies; every process serving one
-    store needs the same (a random one lasts as long as this process)."""
+    store needs the same (a random one lasts as long as this process). ``stopping`` says when
+    the server is shutting down, so that the console's event streams end and let it."""
     clock = clock or SystemClock()
     svc = Services(
         settings=settings,
@@ -64,7 +67,10 @@ def create_app(
         media=media_service,
     )
     console = build_console(
-        svc, ConsoleService(store, clock), console_secret or secrets.token_hex(32)
+        svc,
+        ConsoleService(store, clock),
+        console_secret or secrets.token_hex(32),
+        stopping or (lambda: False),
     )
     app = Starlette(
         routes=[

@@ -94,6 +94,7 @@ async def _serve(settings: Settings) -> int:
             inbound_service=inbound,
             media_service=media,
             console_secret=console_secret(settings),
+            stopping=lambda: server.should_exit,  # bound below, read only while serving
         )
         config = uvicorn.Config(
             app,

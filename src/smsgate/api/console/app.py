@@ -270,7 +270,8 @@ async def events(request: Request) -> Response:
         yield b"retry: 2000\n\n"
         quiet = 0.0
         polls = 0
-        while True:
+        stopping: Callable[[], bool] = request.app.state.stopping
+        while not stopping():  # the server waits for open responses before it exits
             polls += 1
             if polls % RECHECK_POLLS == 0:
                 try:  # a deleted key or a closed account ends the stream too
@@ -458,7 +459,12 @@ async def on_http(request: Request, exc: Exception) -> Response:
     )
 
 
-def build_console(svc: Services, console_service: ConsoleService, secret: str) -> Starlette:
+def build_console(
+    svc: Services,
+    console_service: ConsoleService,
+    secret: str,
+    stopping: Callable[[], bool],
+) -> Starlette:
     """The console as an ASGI app, mounted at ``/console`` by smsgate.api.app."""
     acct = "/{account_sid}"
     routes = [
@@ -501,4 +507,5 @@ def build_console(svc: Services, console_service: ConsoleService, secret: str) -
     )
     app.state.services = svc
     app.state.console = console_service
+    app.state.stopping = stopping
     return app
