@@ -1,8 +1,10 @@
 """Shared fixtures: the installed ``smsgate serve`` on a free loopback port, and SDK clients.
 
-The server runs as a real subprocess on a real SQLite file. Each test gets its own
-subaccount (and a fresh number) of the bootstrapped main account, so tests stay independent
-while sharing one server per session.
+The server runs as a real subprocess on a real SQLite file, and again on a real PostgreSQL
+database: every test that uses a server, or the ``store_kind`` fixture, runs once per store
+selected with ``--stores`` (default: both when PostgreSQL answers at 127.0.0.1:5432, else
+SQLite alone). Each test gets its own subaccount (and a fresh number) of the bootstrapped
+main account, so tests stay independent while sharing one server per session and store.
 """
 
 from __future__ import annotations
@@ -25,6 +27,69 @@ from typing import Any
 import httpx
 import pytest
 from twilio.rest import Client
+
+from tests import pgdb
+
+STORES = ("sqlite", "postgres")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--stores",
+        default=None,
+        help="comma-separated stores to run store-touching tests on: sqlite,postgres "
+        "(default: both when PostgreSQL answers at 127.0.0.1:5432, else sqlite)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    raw = config.getoption("--stores")
+    if raw is None:
+        kinds = list(STORES) if pgdb.reachable() else ["sqlite"]
+    else:
+        kinds = [k.strip() for k in raw.split(",") if k.strip()]
+        unknown = set(kinds) - set(STORES)
+        if unknown or not kinds:
+            raise pytest.UsageError(f"--stores takes sqlite and/or postgres, not {raw!r}")
+    config.stash[_KINDS] = kinds
+
+
+_KINDS = pytest.StashKey[list[str]]()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "store_kind" in metafunc.fixturenames:
+        metafunc.parametrize("store_kind", metafunc.config.stash[_KINDS], scope="session")
+
+
+@pytest.fixture
+def store_home(tmp_path: Path, store_kind: str) -> Iterator[Any]:
+    """An empty home for a store of ``store_kind`` (tests/stores.py)."""
+    from tests.stores import StoreHome
+
+    if store_kind == "sqlite":
+        yield StoreHome("sqlite", tmp_path)
+        return
+    with pgdb.database() as url:
+        yield StoreHome("postgres", tmp_path, url)
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test (dropped after it)."""
+    with pgdb.database() as url:
+        yield url
+
+
+def store_args(store_kind: str, stack: list[str]) -> list[str]:
+    """``smsgate`` options that put a server on ``store_kind``; a PostgreSQL database
+    is created for it and its name pushed on ``stack`` (drop them with drop_databases)."""
+    if store_kind == "sqlite":
+        return []
+    name = pgdb.create_database()
+    stack.append(name)
+    return ["--database-url", pgdb.url_of(name)]
+
 
 # The console script installed next to this interpreter (the venv the tests run in).
 _BESIDE = Path(sys.executable).parent / "smsgate"
@@ -58,10 +123,25 @@ class Server:
     account_sid: str = ""
     auth_token: str = ""
     test_number: str = ""
+    database_url: str | None = None  # PostgreSQL; None: the SQLite file in the data dir
+    databases: list[str] | None = None  # test databases to drop with the server
+
+    def query(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[Any]:
+        """Run one statement on the server's store (SQLite's dialect) and commit."""
+        if self.database_url is not None:
+            return pgdb.query(self.database_url, sql, params)
+        with sqlite3.connect(self.db, timeout=10) as conn:
+            return conn.execute(sql, params).fetchall()
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def store_flags(self) -> list[str]:
+        """The ``smsgate`` options that reach this server's store (for other commands)."""
+        url = ["--database-url", self.database_url] if self.database_url else []
+        return ["--data-dir", str(self.data_dir), *url]
 
     @property
     def db(self) -> Path:
@@ -76,13 +156,32 @@ class Server:
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
         if self.process.poll() is None:
             self.process.send_signal(sig)
-        return self.process.wait(timeout)
+        code = self.process.wait(timeout)
+        return code
+
+    def drop_databases(self) -> None:
+        for name in self.databases or []:
+            pgdb.drop_database(name)
 
 
 def start_server(
-    data_dir: Path, *, env: dict[str, str] | None = None, args: list[str] | None = None
+    data_dir: Path,
+    *,
+    env: dict[str, str] | None = None,
+    args: list[str] | None = None,
+    store_kind: str = "sqlite",
+    database_url: str | None = None,
 ) -> Server:
-    """Start ``smsgate serve`` and wait for /healthz; parse the bootstrap banner if printed."""
+    """Start ``smsgate serve`` and wait for /healthz; parse the bootstrap banner if printed.
+
+    ``store_kind="postgres"`` runs it on a new database (``Server.drop_databases`` drops
+    it), ``database_url`` on a given one."""
+    databases: list[str] = []
+    if database_url is None:
+        extra = store_args(store_kind, databases)
+        database_url = extra[1] if extra else None
+    if database_url is not None:
+        args = ["--database-url", database_url, *(args or [])]
     port = free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     log = data_dir.parent / f"{data_dir.name}-server-{port}.log"
@@ -91,7 +190,7 @@ def start_server(
     cmd = [SMSGATE, "serve", "--data-dir", str(data_dir), "--port", str(port), *(args or [])]
     with log.open("w") as err, out.open("w") as stdout:
         proc = subprocess.Popen(cmd, stdout=stdout, stderr=err, env=full_env, text=True)
-    server = Server(proc, port, data_dir, log)
+    server = Server(proc, port, data_dir, log, database_url=database_url, databases=databases)
 
     def ready() -> bool:
         if proc.poll() is not None:
@@ -107,12 +206,27 @@ def start_server(
     return server
 
 
+def start_worker(
+    server: Server, log: Path, *, env: dict[str, str] | None = None, args: list[str] | None = None
+) -> subprocess.Popen[bytes]:
+    """Start ``smsgate worker`` on ``server``'s database (stderr to ``log``)."""
+    database = ["--database-url", server.database_url] if server.database_url else []
+    with log.open("w") as err:
+        return subprocess.Popen(
+            [SMSGATE, "worker", "--data-dir", str(server.data_dir), *database, *(args or [])],
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            env={**os.environ, **(env or {})},
+        )
+
+
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = start_server(tmp_path_factory.mktemp("smsgate") / "data")
+def server(tmp_path_factory: pytest.TempPathFactory, store_kind: str) -> Iterator[Server]:
+    srv = start_server(tmp_path_factory.mktemp("smsgate") / "data", store_kind=store_kind)
     assert srv.account_sid, "an empty data dir must print the bootstrap banner"
     yield srv
     code = srv.stop()
+    srv.drop_databases()
     assert code == 0, srv.log.read_text()
 
 
@@ -160,11 +274,17 @@ def tenant(server: Server, main_client: Client) -> Iterator[Tenant]:
 
 
 @pytest.fixture(scope="session")
-def idle_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def idle_server(tmp_path_factory: pytest.TempPathFactory, store_kind: str) -> Iterator[Server]:
     """An API-only node (``--no-worker``): messages stay where the API put them."""
-    srv = start_server(tmp_path_factory.mktemp("smsgate-idle") / "data", args=["--no-worker"])
+    srv = start_server(
+        tmp_path_factory.mktemp("smsgate-idle") / "data",
+        args=["--no-worker"],
+        store_kind=store_kind,
+    )
     yield srv
-    assert srv.stop() == 0, srv.log.read_text()
+    code = srv.stop()
+    srv.drop_databases()
+    assert code == 0, srv.log.read_text()
 
 
 @pytest.fixture
@@ -176,19 +296,17 @@ def idle_tenant(idle_server: Server) -> Iterator[Tenant]:
 
 
 def set_status(server: Server, sid: str, status: str, date_sent_us: int | None = None) -> None:
-    """Move a message to another status directly in the SQLite file.
+    """Move a message to another status directly in the store.
 
-    Delivery arrives with a later issue; until then tests put messages into final states
-    the way the delivery worker will, by writing the row.
+    Tests put messages into final states the way the delivery worker does, by writing the row.
     """
-    with sqlite3.connect(server.db, timeout=10) as conn:
-        if date_sent_us is None:
-            conn.execute("UPDATE messages SET status = ? WHERE sid = ?", (status, sid))
-        else:
-            conn.execute(
-                "UPDATE messages SET status = ?, date_sent = ?, list_key = ? WHERE sid = ?",
-                (status, date_sent_us, date_sent_us, sid),
-            )
+    if date_sent_us is None:
+        server.query("UPDATE messages SET status = ? WHERE sid = ?", (status, sid))
+    else:
+        server.query(
+            "UPDATE messages SET status = ?, date_sent = ?, list_key = ? WHERE sid = ?",
+            (status, date_sent_us, date_sent_us, sid),
+        )
 
 
 @pytest.fixture

@@ -34,8 +34,18 @@ class Settings:
     port: int = _opt(8080, "TCP port to listen on.")
     data_dir: Path = _opt(Path("data"), "Directory for the SQLite database and other state.")  # noqa: RUF009
     database_url: str | None = _opt(
-        None, "Database URL; default: the SQLite file smsgate.db in the data dir."
+        None,
+        "Database URL: sqlite:///PATH or postgresql://USER@HOST:PORT/DB; default: the SQLite "
+        "file smsgate.db in the data dir.",
     )
+    db_pool_size: int = _opt(8, "PostgreSQL connections per process (and threads using them).")
+    db_pool_timeout: float = _opt(
+        5.0, "Seconds to wait for a PostgreSQL connection before answering 503."
+    )
+    migrate: bool = _opt(
+        True, "Upgrade a PostgreSQL schema on start (else refuse an old one); SQLite always does."
+    )
+    workers: int = _opt(1, "API processes sharing the port (PostgreSQL only above 1).")
     log_level: str = _opt("info", "Logging level: debug, info, warning or error.")
     bootstrap: bool = _opt(
         True, "On an empty store, create a main account and a test number and print them."
@@ -111,6 +121,12 @@ class Settings:
             raise ConfigError("media_timeout must be from 0.1 to 300 seconds")
         if self.public_url is not None and not self.public_url.startswith(("http://", "https://")):
             raise ConfigError(f"public_url must be an http(s) URL, got {self.public_url!r}")
+        if not 1 <= self.db_pool_size <= 100:
+            raise ConfigError("db_pool_size must be from 1 to 100")
+        if not 0.1 <= self.db_pool_timeout <= 300:
+            raise ConfigError("db_pool_timeout must be from 0.1 to 300 seconds")
+        if not 1 <= self.workers <= 64:
+            raise ConfigError("workers must be from 1 to 64")
         if self.console_secret is not None and len(self.console_secret) < 16:
             raise ConfigError("console_secret must be at least 16 characters")
         if self.simulator_delay < 0:
@@ -132,6 +148,14 @@ class Settings:
             return self.data_dir / "smsgate.db"
         if url.startswith("sqlite:///"):
             return Path(url.removeprefix("sqlite:///"))
+        return None
+
+    @property
+    def postgres_url(self) -> str | None:
+        """The PostgreSQL database to use, or None when the store is SQLite."""
+        url = self.database_url
+        if url is not None and url.startswith(("postgresql://", "postgres://", "postgresql+")):
+            return url
         return None
 
 

@@ -83,14 +83,12 @@ def test_the_banner_is_printed_once_and_the_snippet_works(tmp_path: Path) -> Non
 
 
 def test_accounts_create_and_list_while_the_server_runs(server: Server) -> None:
-    created = run(
-        "accounts", "create", "--data-dir", str(server.data_dir), "--friendly-name", "cli"
-    )
+    created = run("accounts", "create", *server.store_flags, "--friendly-name", "cli")
     assert created.returncode == 0, created.stderr
     account = orjson.loads(created.stdout)
     assert account["sid"].startswith("AC")
     assert len(account["auth_token"]) == 32
-    listed = run("accounts", "list", "--data-dir", str(server.data_dir))
+    listed = run("accounts", "list", *server.store_flags)
     sids = [orjson.loads(line)["sid"] for line in listed.stdout.splitlines()]
     assert account["sid"] in sids
     assert server.account_sid in sids

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -246,11 +245,10 @@ def test_a_refused_callback_url_costs_bounded_time_and_blocks_nothing(
     assert final(tenant, m.sid, "delivered") == "delivered"
 
     def logged() -> list[tuple[str, int | None, str]]:
-        with sqlite3.connect(server.db, timeout=10) as conn:
-            return conn.execute(
-                "SELECT url, status_code, error FROM webhook_attempts WHERE message_sid = ?",
-                (m.sid,),
-            ).fetchall()
+        return server.query(
+            "SELECT url, status_code, error FROM webhook_attempts WHERE message_sid = ?",
+            (m.sid,),
+        )
 
     # sending, sent, delivered: each tried twice (#rc=1 retries connection errors), then dropped.
     tries = wait_until(lambda: len(found := logged()) == 6 and found)
@@ -279,11 +277,11 @@ def test_status_callbacks_of_a_service_without_one_go_to_the_pooled_number(
 
 
 def test_a_worker_process_delivers_beside_an_api_only_server(
-    tmp_path: Path, receiver: Receiver
+    tmp_path: Path, receiver: Receiver, store_kind: str
 ) -> None:
-    srv = start_server(tmp_path / "d", args=["--no-worker"])
+    srv = start_server(tmp_path / "d", args=["--no-worker"], store_kind=store_kind)
     worker = subprocess.Popen(
-        [SMSGATE, "worker", "--data-dir", str(srv.data_dir), "--simulator-delay", "0.1"],
+        [SMSGATE, "worker", *srv.store_flags, "--simulator-delay", "0.1"],
         stdout=subprocess.DEVNULL,
         stderr=(tmp_path / "worker.log").open("w"),
     )
@@ -313,6 +311,7 @@ def test_a_worker_process_delivers_beside_an_api_only_server(
         worker.send_signal(signal.SIGTERM)
         code = worker.wait(20)
         assert srv.stop() == 0
+        srv.drop_databases()
     assert code == 0, (tmp_path / "worker.log").read_text()
 
 

@@ -12,8 +12,8 @@ from tests.conftest import start_server, wait_until
 from tests.fakes.receiver import Receiver
 
 
-def test_sigkill_under_load_loses_no_acknowledged_message(tmp_path: Path) -> None:
-    srv = start_server(tmp_path / "data")
+def test_sigkill_under_load_loses_no_acknowledged_message(tmp_path: Path, store_kind: str) -> None:
+    srv = start_server(tmp_path / "data", store_kind=store_kind)
     url = f"{srv.base_url}/2010-04-01/Accounts/{srv.account_sid}/Messages.json"
     auth = (srv.account_sid, srv.auth_token)
     acknowledged: list[str] = []
@@ -44,7 +44,7 @@ def test_sigkill_under_load_loses_no_acknowledged_message(tmp_path: Path) -> Non
     for t in threads:
         t.join(10)
 
-    again = start_server(tmp_path / "data")
+    again = start_server(tmp_path / "data", database_url=srv.database_url)
     try:
         with httpx.Client(auth=auth, base_url=again.base_url, timeout=10) as http:
             missing = [
@@ -58,13 +58,14 @@ def test_sigkill_under_load_loses_no_acknowledged_message(tmp_path: Path) -> Non
         assert missing == [], f"{len(missing)} of {len(acknowledged)} acknowledged messages lost"
     finally:
         assert again.stop() == 0
+        srv.drop_databases()
 
 
 def test_sigkill_mid_delivery_loses_no_message_and_no_pending_callback(
-    tmp_path: Path, receiver: Receiver
+    tmp_path: Path, receiver: Receiver, store_kind: str
 ) -> None:
     fast = ["--sender-mps", "0", "--lease-seconds", "2"]
-    srv = start_server(tmp_path / "data", args=fast)
+    srv = start_server(tmp_path / "data", args=fast, store_kind=store_kind)
     url = f"{srv.base_url}/2010-04-01/Accounts/{srv.account_sid}/Messages.json"
     auth = (srv.account_sid, srv.auth_token)
     callback = receiver.url("/ok")
@@ -85,7 +86,7 @@ def test_sigkill_mid_delivery_loses_no_message_and_no_pending_callback(
     srv.process.send_signal(signal.SIGKILL)  # with deliveries and callbacks in flight
     srv.process.wait(10)
 
-    again = start_server(tmp_path / "data", args=fast)
+    again = start_server(tmp_path / "data", args=fast, database_url=srv.database_url)
     try:
         with httpx.Client(auth=auth, base_url=again.base_url, timeout=10) as http:
 
@@ -101,3 +102,4 @@ def test_sigkill_mid_delivery_loses_no_message_and_no_pending_callback(
             wait_until(lambda sid=sid: "sent" in receiver.statuses(sid), timeout=60)
     finally:
         assert again.stop() == 0
+        srv.drop_databases()

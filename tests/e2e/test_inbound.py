@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -51,12 +50,10 @@ def one_hit(receiver: Receiver, sid: str) -> Hit:
 
 
 def attempts(server: Server, sid: str) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(server.db, timeout=10) as conn:
-        return conn.execute(
-            "SELECT url, status_code, error FROM webhook_attempts WHERE message_sid = ? "
-            "ORDER BY id",
-            (sid,),
-        ).fetchall()
+    return server.query(
+        "SELECT url, status_code, error FROM webhook_attempts WHERE message_sid = ? ORDER BY id",
+        (sid,),
+    )
 
 
 def replies_to(tenant: Tenant, to: str) -> list[Any]:
@@ -138,8 +135,7 @@ def test_the_cli_injects_into_a_running_server(
             SMSGATE,
             "simulate",
             "inbound",
-            "--data-dir",
-            str(server.data_dir),
+            *server.store_flags,
             "--from",
             PHONE,
             "--to",
@@ -176,8 +172,7 @@ def test_the_cli_refuses_a_number_nobody_owns(server: Server) -> None:
             SMSGATE,
             "simulate",
             "inbound",
-            "--data-dir",
-            str(server.data_dir),
+            *server.store_flags,
             "--from",
             PHONE,
             "--to",

@@ -8,7 +8,6 @@ fails) unless the service sets ``UseInboundWebhookOnNumber``, in which case the 
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 from urllib.parse import urlencode
 
@@ -32,11 +31,8 @@ def pooled(tenant: Tenant, server: Server, **options: Any) -> Any:
 
 
 def outbox_rows(server: Server, sid: str) -> int:
-    with sqlite3.connect(server.db, timeout=10) as conn:
-        (queued,) = conn.execute(
-            "SELECT count(*) FROM webhook_outbox WHERE message_sid = ?", (sid,)
-        ).fetchone()
-        return int(queued)
+    [(queued,)] = server.query("SELECT count(*) FROM webhook_outbox WHERE message_sid = ?", (sid,))
+    return int(queued)
 
 
 def test_the_services_inbound_request_url_wins_over_the_numbers(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -296,9 +295,8 @@ def test_cancel_a_scheduled_message(quick: Server, qtenant: Tenant, receiver: Re
     with pytest.raises(TwilioRestException) as info:
         qtenant.client.messages(m.sid).update(status="canceled")
     assert (info.value.status, info.value.code) == (400, 30409)
-    with sqlite3.connect(quick.db, timeout=10) as conn:
-        jobs = conn.execute("SELECT count(*) FROM delivery_jobs WHERE message_sid = ?", (m.sid,))
-        assert jobs.fetchone() == (0,)
+    jobs = quick.query("SELECT count(*) FROM delivery_jobs WHERE message_sid = ?", (m.sid,))
+    assert jobs == [(0,)]
     # Past its SendAt it is still canceled, never sent, and may now be deleted.
     wait_until(lambda: receiver.statuses(twin.sid)[-1:] == ["delivered"])
     after = qtenant.client.messages(m.sid).fetch()

@@ -1,4 +1,4 @@
-"""A small, skewed message store on a real SQLite file for the list tests."""
+"""A small, skewed message store for the list tests (a SQLite file or a PostgreSQL database)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from smsgate.domain.dates import DateRange
 from smsgate.domain.messages import Direction, Message, Status
 from smsgate.ids import new_sid
 from smsgate.store.base import MessageFilter
-from smsgate.store.sqlite import SqliteStore
+from tests.stores import StoreHome
 
 T0 = datetime(2026, 10, 1, tzinfo=UTC)
 TOS = [f"+1415555{i:04d}" for i in range(20)]
@@ -30,6 +30,7 @@ class Seeded:
     path: Path
     account: str
     messages: list[Message]
+    home: StoreHome
 
 
 def _account(sid: str) -> Account:
@@ -86,14 +87,16 @@ FILTERS: dict[str, MessageFilter] = {
 }
 
 
-def build(path: Path) -> Seeded:
+def build(path: Path, url: str | None = None) -> Seeded:
     """Two accounts on a fresh store at ``path``: 600 messages for the tested one, 300 more."""
+    home = StoreHome("postgres" if url else "sqlite", path.parent, url)
+    assert home.path == path
     rng = random.Random(7)
     main, other = new_sid("AC"), new_sid("AC")
     mine = list(_messages(main, 600, rng))
 
     async def fill() -> None:
-        store = SqliteStore(path)
+        store = home.make()
         await store.open()
         try:
             for sid in (main, other):
@@ -104,4 +107,4 @@ def build(path: Path) -> Seeded:
             await store.close()
 
     asyncio.run(fill())
-    return Seeded(path, main, mine)
+    return Seeded(path, main, mine, home)

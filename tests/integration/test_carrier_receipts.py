@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 from smsgate.clock import FakeClock
 from smsgate.connectors.base import InboundPart, InboundSms, Receipt, SubmitResult
@@ -21,15 +20,15 @@ from smsgate.ids import new_sid
 from smsgate.services.delivery import DeliveryService
 from smsgate.services.inbound import InboundService
 from smsgate.services.messages import MessageService
-from smsgate.store.base import MessageFilter
-from smsgate.store.sqlite import SqliteStore
+from smsgate.store.base import MessageFilter, Store
+from tests.stores import StoreHome
 
 NUMBER, PHONE = "+15017122661", "+15558675310"
 
 
 @dataclass
 class World:
-    store: SqliteStore
+    store: Store
     clock: FakeClock
     account: Account
     messages: MessageService
@@ -54,8 +53,8 @@ class World:
 
 
 @asynccontextmanager
-async def world(tmp_path: Path) -> AsyncIterator[World]:
-    store = SqliteStore(tmp_path / "smsgate.db")
+async def world(store_home: StoreHome) -> AsyncIterator[World]:
+    store = store_home.make()
     await store.open()
     clock = FakeClock(datetime(2026, 11, 25, 12, 0, tzinfo=UTC))
     now = clock.now()
@@ -76,15 +75,15 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
         await store.close()
 
 
-def run(tmp_path: Path, scenario: Callable[[World], Awaitable[None]]) -> None:
+def run(store_home: StoreHome, scenario: Callable[[World], Awaitable[None]]) -> None:
     async def main() -> None:
-        async with world(tmp_path) as w:
+        async with world(store_home) as w:
             await scenario(w)
 
     asyncio.run(main())
 
 
-def test_a_receipt_that_overtakes_its_submit_is_kept_and_applied(tmp_path: Path) -> None:
+def test_a_receipt_that_overtakes_its_submit_is_kept_and_applied(store_home: StoreHome) -> None:
     async def scenario(w: World) -> None:
         message = await w.sending()
         # the SMSC receipts id 0A1B2C (as decimal 662316) before submit_sm_resp is recorded
@@ -95,10 +94,10 @@ def test_a_receipt_that_overtakes_its_submit_is_kept_and_applied(tmp_path: Path)
         assert after.status is Status.DELIVERED
         assert await w.store.take_parked_receipts(("smpp:662316", "smpp:a1b2c")) == []
 
-    run(tmp_path, scenario)
+    run(store_home, scenario)
 
 
-def test_a_split_message_follows_all_of_its_parts(tmp_path: Path) -> None:
+def test_a_split_message_follows_all_of_its_parts(store_home: StoreHome) -> None:
     async def scenario(w: World) -> None:
         ok = await w.sending("a" * 400)
         bad = await w.sending("b" * 400)
@@ -120,10 +119,10 @@ def test_a_split_message_follows_all_of_its_parts(tmp_path: Path) -> None:
         await w.delivery.receipt(Receipt("smpp:6", "delivered"))
         assert (await w.status(bad.sid)).status is Status.UNDELIVERED
 
-    run(tmp_path, scenario)
+    run(store_home, scenario)
 
 
-def test_a_message_whose_receipt_never_comes_becomes_undelivered(tmp_path: Path) -> None:
+def test_a_message_whose_receipt_never_comes_becomes_undelivered(store_home: StoreHome) -> None:
     async def scenario(w: World) -> None:
         waiting = await w.sending()
         answered = await w.sending()
@@ -143,10 +142,12 @@ def test_a_message_whose_receipt_never_comes_becomes_undelivered(tmp_path: Path)
         w.clock.advance(3600)
         assert await w.delivery.expire_receipts() == 0
 
-    run(tmp_path, scenario)
+    run(store_home, scenario)
 
 
-def test_an_interrupted_split_submit_resumes_after_its_confirmed_parts(tmp_path: Path) -> None:
+def test_an_interrupted_split_submit_resumes_after_its_confirmed_parts(
+    store_home: StoreHome,
+) -> None:
     async def scenario(w: World) -> None:
         message = await w.sending("c" * 400)
         await w.delivery.record_parts(message.sid, SubmitProgress(77, ("smpp:20", "smpp:21")))
@@ -160,10 +161,10 @@ def test_an_interrupted_split_submit_resumes_after_its_confirmed_parts(tmp_path:
         await w.delivery.submitted(started[0], SubmitResult(ids[0], parts=3, part_ids=ids))
         assert await w.store.get_submit_progress(message.sid) is None
 
-    run(tmp_path, scenario)
+    run(store_home, scenario)
 
 
-def test_concatenated_inbound_parts_become_one_message(tmp_path: Path) -> None:
+def test_concatenated_inbound_parts_become_one_message(store_home: StoreHome) -> None:
     async def scenario(w: World) -> None:
         texts = ["Hello, ", "this came ", "in three parts"]
         for seq in (3, 1, 1, 2):  # out of order, and part 1 delivered twice
@@ -181,10 +182,10 @@ def test_concatenated_inbound_parts_become_one_message(tmp_path: Path) -> None:
         assert [m.body for m in inbound] == ["Hello, this came in three parts"]
         assert inbound[0].num_segments == 3
 
-    run(tmp_path, scenario)
+    run(store_home, scenario)
 
 
-def test_a_queued_message_past_its_validity_fails_before_its_turn(tmp_path: Path) -> None:
+def test_a_queued_message_past_its_validity_fails_before_its_turn(store_home: StoreHome) -> None:
     async def scenario(w: World) -> None:
         slow = MessageService(w.store, w.clock, sender_mps=0.01)  # one segment per 100 s
         first = await slow.create(w.account, CreateRequest(to=PHONE, from_=NUMBER, body="1"))
@@ -199,4 +200,4 @@ def test_a_queued_message_past_its_validity_fails_before_its_turn(tmp_path: Path
         assert (expired.status, expired.error_code) == (Status.FAILED, 30036)
         assert (await w.status(first.sid)).status is Status.QUEUED
 
-    run(tmp_path, scenario)
+    run(store_home, scenario)

@@ -1,4 +1,4 @@
-"""The console's live feed (services.console.Feed) on a real SQLite store: every change is
+"""The console's live feed (services.console.Feed) on each real store: every change is
 reported once, in order, including one committed late with an earlier stamp, and a batch
 larger than one read is followed to its end."""
 
@@ -8,7 +8,6 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -18,7 +17,8 @@ from smsgate.domain.messages import Direction, Message, Status
 from smsgate.ids import new_sid
 from smsgate.services import console as console_module
 from smsgate.services.console import ConsoleService
-from smsgate.store.sqlite import SqliteStore
+from smsgate.store.base import Store
+from tests.stores import StoreHome
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -39,9 +39,9 @@ def _message(account: str, at: datetime, status: Status = Status.QUEUED) -> Mess
     )
 
 
-def _run(tmp_path: Path, body: Callable[[SqliteStore, Account], Awaitable[None]]) -> None:
+def _run(home: StoreHome, body: Callable[[Store, Account], Awaitable[None]]) -> None:
     async def main() -> None:
-        store = SqliteStore(tmp_path / "smsgate.db")
+        store = home.make()
         await store.open()
         account = Account(new_sid("AC"), "", "feed", "0" * 32, AccountStatus.ACTIVE, T0, T0)
         account = replace(account, owner_account_sid=account.sid)
@@ -54,8 +54,8 @@ def _run(tmp_path: Path, body: Callable[[SqliteStore, Account], Awaitable[None]]
     asyncio.run(main())
 
 
-def test_each_change_is_reported_once_even_when_committed_late(tmp_path: Path) -> None:
-    async def body(store: SqliteStore, account: Account) -> None:
+def test_each_change_is_reported_once_even_when_committed_late(store_home: StoreHome) -> None:
+    async def body(store: Store, account: Account) -> None:
         clock = FakeClock(T0 + timedelta(seconds=10))
         feed = ConsoleService(store, clock).feed(account)
         before = _message(account.sid, T0)  # older than the feed's start and its lag window
@@ -83,15 +83,15 @@ def test_each_change_is_reported_once_even_when_committed_late(tmp_path: Path) -
         await store.insert_message(_message(other.sid, T0 + timedelta(seconds=13)))
         assert await feed.poll() == []
 
-    _run(tmp_path, body)
+    _run(store_home, body)
 
 
 def test_a_burst_larger_than_one_read_is_followed_to_its_end(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    store_home: StoreHome, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(console_module, "FEED_BATCH", 7)
 
-    async def body(store: SqliteStore, account: Account) -> None:
+    async def body(store: Store, account: Account) -> None:
         clock = FakeClock(T0)
         feed = ConsoleService(store, clock).feed(account)
         burst = [_message(account.sid, T0 + timedelta(milliseconds=i // 3)) for i in range(40)]
@@ -101,4 +101,4 @@ def test_a_burst_larger_than_one_read_is_followed_to_its_end(
         assert len(got) == len({m.sid for m in got})
         assert await feed.poll() == []
 
-    _run(tmp_path, body)
+    _run(store_home, body)

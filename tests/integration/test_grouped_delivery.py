@@ -40,7 +40,6 @@ from smsgate.services.delivery import DeliveryService
 from smsgate.store import rows
 from smsgate.store import sqlite as store
 from smsgate.store.schema import upgrade
-from smsgate.store.sqlite import SqliteStore
 from smsgate.store.sqlite_batch import in_chunks, rounds, value_chunks
 from smsgate.store.sqlite_delivery import (
     add_callback,
@@ -50,6 +49,7 @@ from smsgate.store.sqlite_delivery import (
 )
 from smsgate.worker.dispatcher import Dispatcher
 from tests.integration.test_sqlite_writer import ACCOUNT, message
+from tests.stores import StoreHome
 
 TABLES = ("messages", "delivery_jobs", "sender_queues", "carrier_refs", "webhook_attempts")
 SENDING = frozenset({Status.QUEUED, Status.SENDING})
@@ -234,9 +234,9 @@ class _FastCarrier:
         await asyncio.gather(*self.pending)
 
 
-def test_a_receipt_before_its_sent_is_recorded_is_not_lost(tmp_path: Path) -> None:
+def test_a_receipt_before_its_sent_is_recorded_is_not_lost(store_home: StoreHome) -> None:
     async def scenario() -> None:
-        db = SqliteStore(tmp_path / "smsgate.db")
+        db = store_home.make()
         await db.open()
         clock = SystemClock()
         now = clock.now()

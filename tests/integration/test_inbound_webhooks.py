@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import Awaitable, Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,12 +26,12 @@ from smsgate.domain.paging import PageRequest, parse_page_request
 from smsgate.ids import new_sid
 from smsgate.services.delivery import DeliveryService
 from smsgate.services.inbound import InboundService
-from smsgate.store.base import MessageFilter
-from smsgate.store.sqlite import SqliteStore
+from smsgate.store.base import MessageFilter, Store
 from smsgate.webhooks.overrides import Overrides
 from smsgate.webhooks.sender import WebhookSender
 from smsgate.worker.dispatcher import Dispatcher
 from tests.fakes.receiver import Receiver, start_receiver
+from tests.stores import StoreHome
 
 NUMBER, PHONE = "+15017122661", "+15558675310"
 
@@ -63,11 +62,11 @@ async def _wait(predicate: Callable[[], Awaitable[Any]]) -> Any:
 
 
 async def _scenario(
-    tmp_path: Path,
-    check: Callable[[SqliteStore, InboundService, Account], Awaitable[None]],
+    store_home: StoreHome,
+    check: Callable[[Store, InboundService, Account], Awaitable[None]],
     **webhooks: str,
 ) -> None:
-    store = SqliteStore(tmp_path / "smsgate.db")
+    store = store_home.make()
     await store.open()
     clock = SystemClock()
     now = clock.now()
@@ -92,7 +91,7 @@ async def _scenario(
         await store.close()
 
 
-async def _replies(store: SqliteStore, account: Account) -> list[Message]:
+async def _replies(store: Store, account: Account) -> list[Message]:
     page = await store.list_messages(account.sid, MessageFilter(to=PHONE), _first_page())
     return [m for m in page.items if m.direction is Direction.OUTBOUND_REPLY]
 
@@ -102,12 +101,12 @@ def _first_page() -> PageRequest:
 
 
 def test_the_fallback_answers_after_the_primary_cannot_be_reached(
-    tmp_path: Path, hooks: Receiver
+    store_home: StoreHome, hooks: Receiver
 ) -> None:
     primary = _refusing_url("/primary")
     fallback = hooks.answer("/fallback", "<Response><Message>fallback says hi</Message></Response>")
 
-    async def check(store: SqliteStore, inbound: InboundService, account: Account) -> None:
+    async def check(store: Store, inbound: InboundService, account: Account) -> None:
         m = await inbound.inject(PHONE, NUMBER, "hello")
         replies = await _wait(lambda: _replies(store, account))
         assert [r.body for r in replies] == ["fallback says hi"]
@@ -125,7 +124,7 @@ def test_the_fallback_answers_after_the_primary_cannot_be_reached(
 
     asyncio.run(
         _scenario(
-            tmp_path,
+            store_home,
             check,
             sms_url=primary + "#rc=1",
             sms_fallback_url=fallback,
@@ -134,18 +133,20 @@ def test_the_fallback_answers_after_the_primary_cannot_be_reached(
     )
 
 
-def test_an_oversized_answer_is_cut_and_creates_no_reply(tmp_path: Path, hooks: Receiver) -> None:
+def test_an_oversized_answer_is_cut_and_creates_no_reply(
+    store_home: StoreHome, hooks: Receiver
+) -> None:
     big = b"<Response><Message>" + b"x" * MAX_RESPONSE_BYTES + b"</Message></Response>"
     url = hooks.answer("/big", big)
 
-    async def check(store: SqliteStore, inbound: InboundService, account: Account) -> None:
+    async def check(store: Store, inbound: InboundService, account: Account) -> None:
         m = await inbound.inject(PHONE, NUMBER, "hello")
         logged = await _wait(lambda: store.callback_attempts(m.sid))
         assert logged[0].status_code == 200
         assert logged[0].error is not None and logged[0].error.startswith("12100")
         assert await _replies(store, account) == []
 
-    asyncio.run(_scenario(tmp_path, check, sms_url=url))
+    asyncio.run(_scenario(store_home, check, sms_url=url))
 
 
 class _PhoneCarrier:
@@ -171,8 +172,10 @@ class _PhoneCarrier:
         return None
 
 
-def test_a_carriers_inbound_message_reaches_the_webhook(tmp_path: Path, hooks: Receiver) -> None:
-    async def check(store: SqliteStore, inbound: InboundService, account: Account) -> None:
+def test_a_carriers_inbound_message_reaches_the_webhook(
+    store_home: StoreHome, hooks: Receiver
+) -> None:
+    async def check(store: Store, inbound: InboundService, account: Account) -> None:
         sms = InboundSms(from_=PHONE, to=NUMBER, body="from a handset")
         clock = SystemClock()
         dispatcher = Dispatcher(
@@ -191,7 +194,7 @@ def test_a_carriers_inbound_message_reaches_the_webhook(tmp_path: Path, hooks: R
         stored = await store.get_message_by_sid(hit["MessageSid"])
         assert stored is not None and stored.direction is Direction.INBOUND
 
-    asyncio.run(_scenario(tmp_path, check, sms_url=hooks.url("/sms")))
+    asyncio.run(_scenario(store_home, check, sms_url=hooks.url("/sms")))
 
 
 async def _async(value: Any) -> Any:

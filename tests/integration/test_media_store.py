@@ -19,6 +19,7 @@ from smsgate.store import sqlite as store
 from smsgate.store import sqlite_media as media
 from smsgate.store.blobs import STALE_STAGED_SECONDS, BlobDir
 from smsgate.store.schema import upgrade
+from tests.stores import StoreHome
 
 ACCOUNT = "AC" + "0" * 32
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -121,8 +122,8 @@ def test_a_rolled_back_attach_can_run_again_and_its_leftover_is_swept(
     assert blobs.path_of(f.digest).exists()
 
 
-def test_the_store_sweeps_at_open(tmp_path: Path) -> None:
-    blobs = BlobDir(tmp_path / "media")
+def test_the_store_sweeps_at_open(store_home: StoreHome) -> None:
+    blobs = BlobDir(store_home.dir / "media")
     blobs.ensure()
     orphan = blobs.path_of("ab" + "0" * 62)
     orphan.parent.mkdir()
@@ -134,7 +135,7 @@ def test_the_store_sweeps_at_open(tmp_path: Path) -> None:
     os.utime(old, (then, then))
 
     async def open_and_close() -> None:
-        s = store.SqliteStore(tmp_path / "smsgate.db", media_dir=tmp_path / "media")
+        s = store_home.make()
         await s.open()
         await s.close()
 

@@ -15,8 +15,7 @@ import pytest
 from smsgate.domain.dates import to_us
 from smsgate.domain.messages import Message
 from smsgate.domain.paging import Cursor, PageRequest
-from smsgate.store.base import MessageFilter
-from smsgate.store.sqlite import SqliteStore
+from smsgate.store.base import MessageFilter, Store
 from tests.integration.listdata import FILTERS, Seeded
 
 SIZE = 7
@@ -51,9 +50,9 @@ def _expected(seeded: Seeded, flt: MessageFilter) -> list[Message]:
     return sorted(filter(keep, seeded.messages), key=lambda m: (m.list_key, m.sid), reverse=True)
 
 
-def _run(seeded: Seeded, body: Callable[[SqliteStore], Awaitable[None]]) -> None:
+def _run(seeded: Seeded, body: Callable[[Store], Awaitable[None]]) -> None:
     async def main() -> None:
-        store = SqliteStore(seeded.path)
+        store = seeded.home.make()
         await store.open()
         try:
             await body(store)
@@ -64,13 +63,14 @@ def _run(seeded: Seeded, body: Callable[[SqliteStore], Awaitable[None]]) -> None
 
 
 @pytest.mark.parametrize("shape", list(FILTERS))
-def test_walking_next_pages_returns_the_whole_list_once(seeded: Seeded, shape: str) -> None:
+def test_walking_next_pages_returns_the_whole_list_once(seeded_store: Seeded, shape: str) -> None:
+    seeded = seeded_store
     flt = FILTERS[shape]
     expected = [m.sid for m in _expected(seeded, flt)]
     assert expected, "the fixture should give every filter some rows"
     got: list[str] = []
 
-    async def walk(store: SqliteStore) -> None:
+    async def walk(store: Store) -> None:
         req = PageRequest(SIZE)
         while True:
             page = await store.list_messages(seeded.account, flt, req)
@@ -84,14 +84,15 @@ def test_walking_next_pages_returns_the_whole_list_once(seeded: Seeded, shape: s
 
 
 @pytest.mark.parametrize("shape", list(FILTERS))
-def test_pages_around_any_token(seeded: Seeded, shape: str) -> None:
+def test_pages_around_any_token(seeded_store: Seeded, shape: str) -> None:
+    seeded = seeded_store
     """PA and PB pages from tokens anywhere in the account, in the range or not."""
     flt = FILTERS[shape]
     listed = _expected(seeded, flt)
     every = sorted(seeded.messages, key=lambda m: (m.list_key, m.sid), reverse=True)
     tokens = [*every[:: len(every) // 40], every[-1]]
 
-    async def check(store: SqliteStore) -> None:
+    async def check(store: Store) -> None:
         for token in tokens:
             key = (token.list_key, token.sid)
             after = [m.sid for m in listed if (m.list_key, m.sid) < key]
@@ -110,11 +111,12 @@ def test_pages_around_any_token(seeded: Seeded, shape: str) -> None:
     _run(seeded, check)
 
 
-def test_changes_come_in_update_order_from_any_position(seeded: Seeded) -> None:
+def test_changes_come_in_update_order_from_any_position(seeded_store: Seeded) -> None:
     """messages_updated_since: (date_updated, sid) after the position, ascending, limited."""
+    seeded = seeded_store
     mine = sorted(seeded.messages, key=lambda m: (to_us(m.date_updated), m.sid))
 
-    async def check(store: SqliteStore) -> None:
+    async def check(store: Store) -> None:
         for start in (0, 1, len(mine) // 2, len(mine) - 1):
             at = mine[start]
             got = await store.messages_updated_since(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -15,7 +15,7 @@ from smsgate.domain.dates import DateRange, to_us
 from smsgate.domain.dialects import MessageSearch
 from smsgate.domain.messages import Direction, Message, Status
 from smsgate.store import sqlite as sqlite_store
-from smsgate.store.base import MessageFilter
+from smsgate.store.base import MessageFilter, Store
 from smsgate.store.sqlite import SqliteStore
 from tests.integration.listdata import T0, Seeded
 
@@ -81,10 +81,26 @@ def _expected(messages: list[Message], s: MessageSearch) -> list[str]:
     return [m.sid for m in rows[s.skip : s.skip + s.limit]]
 
 
+def _call(seeded: Seeded, call: Callable[[Store], Awaitable[T]]) -> T:
+    """Run one store call on a store of any kind."""
+
+    async def run() -> T:
+        store = seeded.home.make()
+        await store.open()
+        try:
+            return await call(store)
+        finally:
+            await store.close()
+
+    return asyncio.run(run())
+
+
 @pytest.mark.parametrize("name", list(SEARCHES))
-def test_search_finds_what_a_filter_over_every_message_finds(seeded: Seeded, name: str) -> None:
-    search = SEARCHES[name]
-    found, _ = _run(seeded, lambda store: store.search_messages(seeded.account, search))
+def test_search_finds_what_a_filter_over_every_message_finds(
+    seeded_store: Seeded, name: str
+) -> None:
+    seeded, search = seeded_store, SEARCHES[name]
+    found = _call(seeded, lambda store: store.search_messages(seeded.account, search))
     assert [m.sid for m in found] == _expected(seeded.messages, search)
     if name != "direction+service":
         assert found, "the case must select something to mean anything"
@@ -115,7 +131,8 @@ def test_search_is_one_ordered_seek_of_the_creation_index(
     assert "TEMP B-TREE" not in context
 
 
-def test_count_matches_the_list_filter(seeded: Seeded) -> None:
+def test_count_matches_the_list_filter(seeded_store: Seeded) -> None:
+    seeded = seeded_store
     day = T0 + timedelta(days=2)
     cases = [
         MessageFilter(),
@@ -124,7 +141,7 @@ def test_count_matches_the_list_filter(seeded: Seeded) -> None:
         MessageFilter(from_=seeded.messages[0].from_, date_sent=DateRange(before=day)),
     ]
     for flt in cases:
-        count, _ = _run(seeded, lambda store, flt=flt: store.count_messages(seeded.account, flt))
+        count = _call(seeded, lambda store, flt=flt: store.count_messages(seeded.account, flt))
         expected = [
             m
             for m in seeded.messages

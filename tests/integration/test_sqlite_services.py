@@ -1,12 +1,11 @@
-"""The SQLite store's Messaging Service operations, each one atomic, on a real database file."""
+"""The store's Messaging Service operations, each one atomic, on a real SQLite file and a
+real PostgreSQL database."""
 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any, TypeVar
 
 from smsgate.domain.accounts import Account, AccountStatus
@@ -16,17 +15,17 @@ from smsgate.domain.messages import Direction, Message, Status
 from smsgate.domain.numbers import PhoneNumber
 from smsgate.domain.pools import Assignment, MessagingService, PoolNumber, SenderOption
 from smsgate.ids import new_sid
-from smsgate.store.base import Outcome, PoolAdd
-from smsgate.store.sqlite import SqliteStore
+from smsgate.store.base import Outcome, PoolAdd, Store
+from tests.stores import StoreHome
 
 T = TypeVar("T")
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 A, B = "+15017120001", "+15017120002"
 
 
-def run(path: Path, body: Callable[[SqliteStore], Awaitable[T]]) -> T:
+def run(home: StoreHome, body: Callable[[Store], Awaitable[T]]) -> T:
     async def main() -> T:
-        store = SqliteStore(path / "smsgate.db")
+        store = home.make()
         await store.open()
         try:
             return await body(store)
@@ -36,12 +35,11 @@ def run(path: Path, body: Callable[[SqliteStore], Awaitable[T]]) -> T:
     return asyncio.run(main())
 
 
-def query(path: Path, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(path / "smsgate.db") as conn:
-        return conn.execute(sql, args).fetchall()
+def query(home: StoreHome, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+    return home.query(sql, *args)
 
 
-async def setup(store: SqliteStore, *numbers: str) -> tuple[str, MessagingService, list[str]]:
+async def setup(store: Store, *numbers: str) -> tuple[str, MessagingService, list[str]]:
     sid = new_sid("AC")
     account = Account(sid, sid, "t", "x" * 32, AccountStatus.ACTIVE, NOW, NOW)
     await store.create_account(account)
@@ -76,43 +74,45 @@ def assignment(m: Message, *senders: str, sticky: str | None = None) -> Assignme
     )  # fmt: skip
 
 
-def test_a_scheduled_message_waits_without_a_slot_and_cancels_cleanly(tmp_path: Path) -> None:
+def test_a_scheduled_message_waits_without_a_slot_and_cancels_cleanly(
+    store_home: StoreHome,
+) -> None:
     at = NOW + timedelta(hours=1)
 
-    async def body(store: SqliteStore) -> None:
+    async def body(store: Store) -> None:
         account, service, _ = await setup(store, A)
         m = message(account, service.sid, Status.SCHEDULED, at)
         await store.insert_unassigned(m)
-        jobs = query(tmp_path, "SELECT sender, ready_at, expires_at FROM delivery_jobs")
+        jobs = query(store_home, "SELECT sender, ready_at, expires_at FROM delivery_jobs")
         assert jobs == [(service.sid, to_us(at), to_us(at) + 60 * 1_000_000)]
-        assert query(tmp_path, "SELECT * FROM sender_queues") == []
+        assert query(store_home, "SELECT * FROM sender_queues") == []
         cb = Callback(account, m.sid, "status", "https://cb/", "POST", (("S", "canceled"),))
         outcome, after = await store.cancel_message(account, m.sid, to_us(NOW), callback=cb)
         assert outcome is Outcome.DONE and after is not None
         assert after.status is Status.CANCELED
-        assert query(tmp_path, "SELECT count(*) FROM delivery_jobs") == [(0,)]
-        assert query(tmp_path, "SELECT url FROM webhook_outbox") == [("https://cb/",)]
+        assert query(store_home, "SELECT count(*) FROM delivery_jobs") == [(0,)]
+        assert query(store_home, "SELECT url FROM webhook_outbox") == [("https://cb/",)]
         again, _ = await store.cancel_message(account, m.sid, to_us(NOW))
         assert again is Outcome.REFUSED
         assert await store.assign_sender(assignment(m, A)) is None
 
-    run(tmp_path, body)
+    run(store_home, body)
 
 
-def test_assignment_takes_a_slot_and_remembers_the_sticky_sender(tmp_path: Path) -> None:
-    async def body(store: SqliteStore) -> None:
+def test_assignment_takes_a_slot_and_remembers_the_sticky_sender(store_home: StoreHome) -> None:
+    async def body(store: Store) -> None:
         account, service, _ = await setup(store, A, B)
         first = message(account, service.sid, Status.ACCEPTED, None)
         await store.insert_unassigned(first)
         after = await store.assign_sender(assignment(first, A, B, sticky=service.sid))
         assert after is not None
         assert (after.status, after.from_) == (Status.QUEUED, A)
-        assert query(tmp_path, "SELECT sender, attempt, lease_owner FROM delivery_jobs") == [
+        assert query(store_home, "SELECT sender, attempt, lease_owner FROM delivery_jobs") == [
             (A, 0, None)
         ]
-        assert query(tmp_path, "SELECT sender, queued_segments FROM sender_queues") == [(A, 1)]
-        assert query(tmp_path, "SELECT sender FROM sticky_senders") == [(A,)]
-        assert query(tmp_path, "SELECT params FROM webhook_outbox")[0][0].count(A) == 1
+        assert query(store_home, "SELECT sender, queued_segments FROM sender_queues") == [(A, 1)]
+        assert query(store_home, "SELECT sender FROM sticky_senders") == [(A,)]
+        assert query(store_home, "SELECT params FROM webhook_outbox")[0][0].count(A) == 1
         # The same recipient sticks to A although B is idle; without stickiness B is chosen.
         second = message(account, service.sid, Status.ACCEPTED, None)
         await store.insert_unassigned(second)
@@ -125,27 +125,28 @@ def test_assignment_takes_a_slot_and_remembers_the_sticky_sender(tmp_path: Path)
         # Only once: a second assignment finds the message queued and writes nothing.
         assert await store.assign_sender(assignment(first, A, B)) is None
 
-    run(tmp_path, body)
+    run(store_home, body)
 
 
-def test_no_room_in_the_pool_fails_the_message(tmp_path: Path) -> None:
-    async def body(store: SqliteStore) -> None:
+def test_no_room_in_the_pool_fails_the_message(store_home: StoreHome) -> None:
+    async def body(store: Store) -> None:
         account, service, _ = await setup(store, A)
-        with sqlite3.connect(tmp_path / "smsgate.db") as conn:
-            conn.execute("INSERT INTO sender_queues VALUES (?, 36000, ?)", (A, to_us(NOW)))
+        store_home.query("INSERT INTO sender_queues VALUES (?, 36000, ?)", A, to_us(NOW))
         m = message(account, service.sid, Status.ACCEPTED, None)
         await store.insert_unassigned(m)
         after = await store.assign_sender(assignment(m, A))
         assert after is not None
         assert (after.status, after.error_code, after.from_) == (Status.FAILED, 30001, None)
-        assert query(tmp_path, "SELECT count(*) FROM delivery_jobs") == [(0,)]
-        assert query(tmp_path, "SELECT queued_segments FROM sender_queues") == [(36000,)]
+        assert query(store_home, "SELECT count(*) FROM delivery_jobs") == [(0,)]
+        assert query(store_home, "SELECT queued_segments FROM sender_queues") == [(36000,)]
 
-    run(tmp_path, body)
+    run(store_home, body)
 
 
-def test_a_number_is_in_one_pool_and_leaves_with_its_number_or_service(tmp_path: Path) -> None:
-    async def body(store: SqliteStore) -> None:
+def test_a_number_is_in_one_pool_and_leaves_with_its_number_or_service(
+    store_home: StoreHome,
+) -> None:
+    async def body(store: Store) -> None:
         account, service, (pn,) = await setup(store, A)
         again = PoolNumber(service.sid, account, pn, A, NOW, NOW)
         assert await store.add_pool_number(again, 400) is PoolAdd.ALREADY_HERE
@@ -166,6 +167,6 @@ def test_a_number_is_in_one_pool_and_leaves_with_its_number_or_service(tmp_path:
         assert await store.pool_senders(service.sid) == []
         assert await store.add_pool_number(b_entry, 400) is PoolAdd.ADDED
         assert await store.delete_service(account, other.sid)
-        assert query(tmp_path, "SELECT count(*) FROM service_numbers") == [(0,)]
+        assert query(store_home, "SELECT count(*) FROM service_numbers") == [(0,)]
 
-    run(tmp_path, body)
+    run(store_home, body)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from pathlib import Path
 
 from smsgate.clock import SystemClock
 from smsgate.connectors.base import (
@@ -21,8 +20,8 @@ from smsgate.domain.numbers import PhoneNumber
 from smsgate.ids import new_sid
 from smsgate.services.delivery import DeliveryService
 from smsgate.services.messages import MessageService
-from smsgate.store.sqlite import SqliteStore
 from smsgate.worker.dispatcher import Dispatcher
+from tests.stores import StoreHome
 
 NUMBER = "+15017122661"
 MESSAGES = 300
@@ -55,10 +54,9 @@ class CountingCarrier:
         return None
 
 
-def test_two_workers_never_submit_a_message_twice(tmp_path: Path) -> None:
+def test_two_workers_never_submit_a_message_twice(store_home: StoreHome) -> None:
     async def scenario() -> None:
-        path = tmp_path / "smsgate.db"
-        first, second = SqliteStore(path), SqliteStore(path)
+        first, second = store_home.make(), store_home.make()
         await first.open()
         await second.open()
         clock = SystemClock()

@@ -11,10 +11,18 @@ from typing import Any
 
 from smsgate import __version__
 from smsgate.config import ConfigError, Settings, help_of, load_settings, setting_names
+from smsgate.store.base import StoreError
 
 from . import commands
 
-STORE_OPTIONS = ("data_dir", "database_url", "log_level")
+STORE_OPTIONS = (
+    "data_dir",
+    "database_url",
+    "db_pool_size",
+    "db_pool_timeout",
+    "migrate",
+    "log_level",
+)
 WORKER_OPTIONS = (
     *STORE_OPTIONS,
     "carrier",
@@ -164,7 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.warning(warning)
     try:
         code: int = args.run(settings, args)
-    except (commands.CommandError, ConfigError) as exc:
+    except (commands.CommandError, ConfigError, StoreError) as exc:
         print(f"smsgate: {exc}", file=sys.stderr)
         return 2
     return code

@@ -25,16 +25,17 @@ from typing import Any
 from smsgate.clock import Clock
 from smsgate.config import ConfigError, Settings
 from smsgate.connectors import simulator
-from smsgate.connectors.base import Connector
+from smsgate.connectors.base import BindGate, Connector
 from smsgate.connectors.routing import Route, RoutingConnector
 from smsgate.connectors.smpp.config import SmppConfigError, parse_url
 from smsgate.connectors.smpp.connector import SmppConnector
 
 
-def build_connector(settings: Settings, clock: Clock) -> Connector:
+def build_connector(settings: Settings, clock: Clock, gate: BindGate | None = None) -> Connector:
+    """``gate`` shares each SMPP carrier's ``max_binds`` among processes."""
     if settings.config is not None:
-        return _from_file(settings.config, settings, clock)
-    return _one(settings.carrier, "smpp", settings, clock, source="--carrier")
+        return _from_file(settings.config, settings, clock, gate)
+    return _one(settings.carrier, "smpp", settings, clock, gate, source="--carrier")
 
 
 def uses_simulator(settings: Settings) -> bool:
@@ -42,18 +43,26 @@ def uses_simulator(settings: Settings) -> bool:
     return settings.config is None and settings.carrier == "simulator"
 
 
-def _one(url: str, name: str, settings: Settings, clock: Clock, *, source: str) -> Connector:
+def _one(
+    url: str,
+    name: str,
+    settings: Settings,
+    clock: Clock,
+    gate: BindGate | None,
+    *,
+    source: str,
+) -> Connector:
     if url == "simulator":
         return simulator.SimulatorConnector(
             simulator.SimulatorConfig(delivery_delay=settings.simulator_delay), clock
         )
     try:
-        return SmppConnector(parse_url(url, name=name))
+        return SmppConnector(parse_url(url, name=name), gate)
     except SmppConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from exc
 
 
-def _from_file(path: Path, settings: Settings, clock: Clock) -> Connector:
+def _from_file(path: Path, settings: Settings, clock: Clock, gate: BindGate | None) -> Connector:
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -68,7 +77,7 @@ def _from_file(path: Path, settings: Settings, clock: Clock) -> Connector:
         url = table.get("url") if isinstance(table, dict) else None
         if not isinstance(url, str):
             raise ConfigError(f"--config: carrier {name!r} needs a url")
-        carriers[name] = _one(url, name, settings, clock, source=f"--config carrier {name!r}")
+        carriers[name] = _one(url, name, settings, clock, gate, source=f"--config carrier {name!r}")
     routes = [_route(entry, path) for entry in document.get("routes", [])]
     if not routes:
         routes = [Route("", tuple(carriers))]

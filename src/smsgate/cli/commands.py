@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import gc
 import logging
+import multiprocessing
+import multiprocessing.process
+import os
 import signal
+import socket
 import sys
+import threading
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -49,13 +55,34 @@ class CommandError(Exception):
 
 def build_store(settings: Settings) -> Store:
     """Pick the store backend the settings name."""
+    if settings.postgres_url is not None:
+        postgres = _postgres()
+        store: Store = postgres.PostgresStore(
+            settings.postgres_url,
+            media_dir=settings.data_dir / "media",
+            pool_size=settings.db_pool_size,
+            pool_timeout=settings.db_pool_timeout,
+            migrate=settings.migrate,
+        )
+        return store
     path = settings.sqlite_path
     if path is None:
         raise CommandError(
             f"unsupported database URL {settings.database_url!r}: "
-            "this version supports SQLite (sqlite:///PATH or the data dir)"
+            "use sqlite:///PATH (or the data dir) or postgresql://…"
         )
     return SqliteStore(path, media_dir=settings.data_dir / "media")
+
+
+def _postgres() -> Any:
+    """smsgate.store.postgres, which needs the optional psycopg (``smsgate[postgres]``)."""
+    try:
+        from smsgate.store import postgres
+    except ImportError as exc:
+        raise CommandError(
+            f"PostgreSQL needs psycopg: pip install 'smsgate[postgres]' ({exc})"
+        ) from exc
+    return postgres
 
 
 def _run(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
@@ -67,10 +94,92 @@ def _run(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
 
 
 def serve(settings: Settings, args: argparse.Namespace) -> int:
+    if settings.workers > 1:
+        return _serve_many(settings)
     return _run(lambda: _serve(settings))
 
 
-async def _serve(settings: Settings) -> int:
+def _serve_many(settings: Settings) -> int:
+    """``--workers N``: N API processes (each with its delivery pipeline) on one port.
+
+    The parent binds the port, upgrades the schema and bootstraps the main account once,
+    then runs N children that accept on the shared socket (the kernel spreads connections
+    over them) and all use the one PostgreSQL database. SIGTERM/SIGINT stop every child; a
+    child that dies is started again. SQLite is refused: its store caches accounts, keys
+    and numbers on the promise that it is the only process serving the file.
+    """
+    if settings.postgres_url is None:
+        raise CommandError(
+            "--workers above 1 needs PostgreSQL (--database-url postgresql://…): the SQLite "
+            "store is served by one process; run one API process on SQLite"
+        )
+    sock = socket.create_server((settings.host, settings.port), backlog=2048)
+    sock.set_inheritable(True)
+    _run(lambda: _prepare(settings))
+    child_settings = dataclasses.replace(settings, bootstrap=False, migrate=False)
+    ctx = multiprocessing.get_context("spawn")
+    children: list[multiprocessing.process.BaseProcess] = []
+    stopping = threading.Event()
+
+    def start() -> multiprocessing.process.BaseProcess:
+        child = ctx.Process(target=_serve_child, args=(child_settings, sock), daemon=False)
+        child.start()
+        return child
+
+    def stop(*_: object) -> None:
+        stopping.set()
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        children = [start() for _ in range(settings.workers)]
+        log.info("serving on %s:%d with %d processes", settings.host, settings.port, len(children))
+        while not stopping.wait(0.5):
+            for i, child in enumerate(children):
+                if not child.is_alive():
+                    log.warning("API process %s exited with %s; starting another", child.pid,
+                                child.exitcode)  # fmt: skip
+                    children[i] = start()
+    finally:
+        for child in children:
+            if child.is_alive() and child.pid is not None:
+                os.kill(child.pid, signal.SIGTERM)
+        for child in children:
+            child.join(30)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        sock.close()
+    codes = [child.exitcode for child in children]
+    log.info("stopped cleanly" if all(c == 0 for c in codes) else f"stopped; exit codes {codes}")
+    return 0 if all(c == 0 for c in codes) else 1
+
+
+async def _prepare(settings: Settings) -> None:
+    """Upgrade the schema and bootstrap the main account, once, before the API processes."""
+    store = build_store(settings)
+    await store.open()
+    try:
+        if settings.bootstrap:
+            created = await ensure_main_account(
+                AccountService(store, SystemClock()), NumberService(store, SystemClock())
+            )
+            if created is not None:
+                _print_welcome(settings, *created)
+    finally:
+        await store.close()
+
+
+def _serve_child(settings: Settings, sock: socket.socket) -> None:
+    """One of ``--workers N`` API processes (a spawned interpreter)."""
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    sys.exit(_run(lambda: _serve(settings, sock)))
+
+
+async def _serve(settings: Settings, sock: socket.socket | None = None) -> int:
     store = build_store(settings)
     await store.open()
     clock = SystemClock()
@@ -111,7 +220,7 @@ async def _serve(settings: Settings) -> int:
             pipeline.start()
         try:
             with _quiet_exit_signals():
-                await server.serve()
+                await server.serve(sockets=None if sock is None else [sock])
         finally:
             if pipeline is not None:
                 await pipeline.close()
@@ -311,6 +420,10 @@ def smsc_sim(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _url(settings: Settings) -> str:
+    """The SQLAlchemy URL of the configured database, for the migrations."""
+    if settings.postgres_url is not None:
+        url: str = _postgres().sqlalchemy_url(settings.postgres_url)
+        return url
     path = settings.sqlite_path
     if path is None:
         raise CommandError(f"unsupported database URL {settings.database_url!r}")

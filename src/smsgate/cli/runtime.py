@@ -15,6 +15,7 @@ from smsgate.connectors import simulator
 from smsgate.domain.optout import AutoReplies
 from smsgate.domain.pricing import PriceTable, PriceTableError
 from smsgate.media_fetcher import HttpMediaFetcher
+from smsgate.services.binds import BindSlots
 from smsgate.services.delivery import DeliveryService
 from smsgate.services.inbound import InboundService
 from smsgate.services.media import MediaService, timeout_within
@@ -117,7 +118,7 @@ def build_pipeline(settings: Settings, store: Store, clock: Clock, media: MediaS
                 sender_mps=settings.sender_mps,
                 media=media,
             ),
-            build_connector(settings, clock),
+            build_connector(settings, clock, BindSlots(store, clock, lease_seconds=lease)),
             submit_timeout=lease / 2,
             on_inbound=inbound.receive_sms,
         ),

@@ -116,6 +116,26 @@ PartRecorder = Callable[[SubmitProgress], Awaitable[None]]
 InboundHandler = Callable[[InboundSms], Awaitable[None]]
 
 
+class BindGate(Protocol):
+    """Shares a carrier account's bind limit among every process that connects to it.
+
+    A connector holds a slot for each session before it binds, renews it every
+    ``renew_every`` seconds while the session lasts, and unbinds when a renewal fails.
+    """
+
+    @property
+    def renew_every(self) -> float: ...
+
+    async def hold(self, carrier: str, holder: str, limit: int) -> bool:
+        """Take or renew ``holder``'s slot among ``limit`` for ``carrier``; False when
+        others hold every slot, or when the slot cannot be confirmed in time."""
+        ...
+
+    async def release(self, carrier: str, holder: str) -> None:
+        """Give the slot back (best effort: an unreleased slot expires)."""
+        ...
+
+
 class Connector(Protocol):
     """A carrier. Implementations: the simulator (default) and SMPP."""
 

@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 from dataclasses import dataclass
+from typing import Final
 
 from smsgate.clock import Clock, SystemClock
 from smsgate.connectors.base import (
@@ -60,6 +62,11 @@ FAILED = {
 SLOW, NO_RECEIPT, FLAKY = "+15005550014", "+15005550015", "+15005550016"
 SILENT_ONCE = "+15005550017"
 FLAKY_FAILURES = 2
+
+logger = logging.getLogger(__name__)
+
+_REPORT_RETRY_FIRST: Final = 0.5  # seconds before a receipt is reported again
+_REPORT_RETRY_MAX: Final = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,9 +134,26 @@ class SimulatorConnector:
         task.add_done_callback(self._pending.discard)
 
     async def _report(self, delay: float, receipt: Receipt) -> None:
+        """Report the receipt after ``delay``, and again, with a growing pause, until the
+        pipeline has recorded it (as an SMSC repeats a deliver_sm nobody acknowledged): a
+        receipt that comes while the database is away is not lost."""
         await asyncio.sleep(delay)
-        if self._on_receipt is not None:
-            done = self._clock.now()
-            await self._on_receipt(
-                Receipt(receipt.carrier_id, receipt.status, receipt.error_code, done)
-            )
+        if self._on_receipt is None:
+            return
+        done = self._clock.now()
+        pause = _REPORT_RETRY_FIRST
+        while True:
+            try:
+                await self._on_receipt(
+                    Receipt(receipt.carrier_id, receipt.status, receipt.error_code, done)
+                )
+                return
+            except Exception as exc:
+                logger.warning(
+                    "simulator: receipt for %s not recorded (%s); again in %.1f s",
+                    receipt.carrier_id,
+                    exc,
+                    pause,
+                )
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, _REPORT_RETRY_MAX)

@@ -274,6 +274,18 @@ class Store(Protocol):
         """Forget the parts of the concatenated message ``part`` belongs to."""
         ...
 
+    async def hold_bind_slot(
+        self, carrier: str, holder: str, limit: int, now_us: int, lease_us: int
+    ) -> bool:
+        """Renew ``holder``'s bind slot of ``carrier`` until ``now_us + lease_us``, or take one
+        of the ``limit`` slots that nobody holds (never taken, released, or expired at
+        ``now_us``); False when others hold all of them. Atomic across processes."""
+        ...
+
+    async def release_bind_slot(self, carrier: str, holder: str) -> None:
+        """Give ``holder``'s slot of ``carrier`` back (nothing when it holds none)."""
+        ...
+
     async def get_message_by_sid(self, sid: str) -> Message | None: ...
 
     # Messaging Services and their sender pools

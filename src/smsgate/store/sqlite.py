@@ -60,7 +60,7 @@ from smsgate.domain.messages import Message, Status
 from smsgate.domain.numbers import PhoneNumber
 from smsgate.domain.paging import Page, PageRequest
 from smsgate.domain.pools import Assignment, MessagingService, PoolNumber
-from smsgate.store import rows, sqlite_batch
+from smsgate.store import rows, sqlite_batch, sqlite_binds
 from smsgate.store import rows_services as srows
 from smsgate.store import sqlite_delivery as delivery
 from smsgate.store import sqlite_inbound as inbound
@@ -798,6 +798,16 @@ class SqliteStore:
 
     async def drop_mo_parts(self, part: MoPart) -> None:
         await self._write(lambda c: delivery.drop_mo_parts(c, part))
+
+    async def hold_bind_slot(
+        self, carrier: str, holder: str, limit: int, now_us: int, lease_us: int
+    ) -> bool:
+        return await self._write(
+            lambda c: sqlite_binds.hold_bind_slot(c, carrier, holder, limit, now_us, lease_us)
+        )
+
+    async def release_bind_slot(self, carrier: str, holder: str) -> None:
+        await self._write(lambda c: sqlite_binds.release_bind_slot(c, carrier, holder))
 
     async def get_message_by_sid(self, sid: str) -> Message | None:
         r = self._one(f"SELECT {rows.MESSAGE_COLS} FROM messages WHERE sid = ?", (sid,))

@@ -26,7 +26,7 @@ from smsgate.clock import Clock
 from smsgate.domain.dates import to_us
 from smsgate.domain.delivery import CallbackAttempt, CallbackResult, ClaimedCallback
 from smsgate.domain.inbound import MAX_RESPONSE_BYTES, WebhookResponse
-from smsgate.store.base import Store
+from smsgate.store.base import Store, StoreUnavailable
 from smsgate.webhooks import http as webhook_http
 from smsgate.webhooks import overrides, signing
 
@@ -92,9 +92,13 @@ class WebhookSender:
                 # to come free (_request_done wakes it), not for every single one.
                 if free >= self._batch or not self._requesting:
                     now = to_us(self._clock.now())
-                    claimed = await self._store.claim_callbacks(
-                        self.owner, now, self._lease_us, free
-                    )
+                    try:
+                        claimed = await self._store.claim_callbacks(
+                            self.owner, now, self._lease_us, free
+                        )
+                    except StoreUnavailable as exc:
+                        # The database is away: claim again at the next poll, until it is back.
+                        logger.warning("cannot claim webhooks: %s; will try again", exc)
                 for item in claimed:
                     self._requesting += 1
                     task = asyncio.create_task(self._send(http, item))

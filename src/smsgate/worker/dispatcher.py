@@ -21,6 +21,7 @@ from smsgate.connectors.base import (
 )
 from smsgate.domain.delivery import DeliveryJob
 from smsgate.services.delivery import DeliveryService, PendingMedia
+from smsgate.store.base import StoreUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +82,11 @@ class Dispatcher:
                 jobs = []
                 batch_free = free >= self._batch or not self._in_flight
                 if free > 0 and batch_free and self._connector.ready():
-                    jobs = await self._delivery.claim(self.owner, free)
+                    try:
+                        jobs = await self._delivery.claim(self.owner, free)
+                    except StoreUnavailable as exc:
+                        # The database is away: claim again at the next poll, until it is back.
+                        logger.warning("cannot claim messages: %s; will try again", exc)
                 for job in jobs:
                     task = asyncio.create_task(self._deliver(job))
                     self._in_flight.add(task)

@@ -38,6 +38,9 @@ class SmppConfig:
     short_code_ton: int = 3  # network-specific, for short codes
     short_code_npi: int = 0
     window: int = 10  # outstanding requests per bind
+    # sessions this system_id may have open at once across every smsgate process (a
+    # transceiver counts one, a transmitter+receiver pair two); 0 = no shared limit
+    max_binds: int = 0
     throughput: float = 0.0  # submit_sm per second on this connector; 0 = no limit
     enquire_link: float = 30.0  # seconds between keep-alives
     response_timeout: float = 10.0  # seconds to wait for any response
@@ -61,6 +64,7 @@ _INT: Final = {
     "short_code_ton",
     "short_code_npi",
     "window",
+    "max_binds",
     "registered_delivery",
 }
 _FLOAT: Final = {
@@ -140,6 +144,8 @@ def _check(config: SmppConfig) -> None:
         raise SmppConfigError("SMPP option bind must be trx or txrx")
     if not config.system_id:
         raise SmppConfigError("the SMPP carrier URL has no system id (smpp://SYSTEM_ID:…@…)")
+    if config.max_binds < 0:
+        raise SmppConfigError("SMPP option max_binds must be 0 (no shared limit) or positive")
     if config.window < 1:
         raise SmppConfigError("SMPP option window must be at least 1")
     for key in ("enquire_link", "response_timeout", "reconnect_min", "receipt_timeout"):

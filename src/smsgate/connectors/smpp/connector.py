@@ -20,6 +20,7 @@ import secrets
 from typing import Any, Final
 
 from smsgate.connectors.base import (
+    BindGate,
     InboundHandler,
     InboundPart,
     InboundSms,
@@ -45,6 +46,7 @@ logger = logging.getLogger(__name__)
 _THROTTLE_FIRST: Final = 0.1  # seconds of pause after the first throttling answer
 _THROTTLE_MAX: Final = 5.0
 _THROTTLE_TRIES: Final = 8  # per part, then the job goes back to the queue
+_SLOT_POLL: Final = 1.0  # seconds between asks for a bind slot while others hold them all
 
 
 class NotBound(TemporaryError):
@@ -55,9 +57,13 @@ class NotBound(TemporaryError):
 
 
 class SmppConnector:
-    def __init__(self, config: SmppConfig) -> None:
+    def __init__(self, config: SmppConfig, gate: BindGate | None = None) -> None:
+        """``gate`` shares ``config.max_binds`` with the other processes (unused when 0)."""
         self.name = config.name
         self._config = config
+        self._gate = gate if config.max_binds > 0 else None
+        self._account = f"{config.system_id}@{config.host}:{config.port}"
+        self._holder = secrets.token_hex(6)
         self._transmitter: Session | None = None
         self._bound = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -86,6 +92,8 @@ class SmppConnector:
     async def close(self) -> None:
         self._stopping.set()
         await asyncio.gather(*(session.unbind() for session in list(self._sessions)))
+        if self._tasks:  # let them give their bind slots back
+            await asyncio.wait(self._tasks, timeout=self._config.response_timeout)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -93,7 +101,10 @@ class SmppConnector:
     async def _keep_bound(self, mode: str) -> None:
         """Bind, wait for the session to end, and bind again with a doubling back-off."""
         delay = self._config.reconnect_min
+        holder = f"{self._holder}-{mode}"
         while not self._stopping.is_set():
+            if not await self._take_slot(holder):
+                continue
             try:
                 session = await Session.open(self._config, mode, self._request)
             except (OSError, TimeoutError, BindError, SessionClosed) as exc:
@@ -106,6 +117,7 @@ class SmppConnector:
                     exc,
                     delay,
                 )
+                await self._give_slot(holder)
                 await self._pause(delay)
                 delay = min(delay * 2, self._config.reconnect_max)
                 continue
@@ -114,15 +126,56 @@ class SmppConnector:
             if mode != "rx":
                 self._transmitter = session
                 self._bound.set()
+            renewing = None
+            if self._gate is not None:
+                renewing = asyncio.create_task(self._renew_slot(holder, session))
             try:
                 await session.closed.wait()
             finally:
+                if renewing is not None:
+                    renewing.cancel()
                 self._sessions.discard(session)
                 if self._transmitter is session:
                     self._transmitter = None
                     self._bound.clear()
+                await self._give_slot(holder)
             if not self._stopping.is_set():
                 await self._pause(self._config.reconnect_min)
+
+    # --- the shared bind limit ------------------------------------------------------------
+
+    async def _take_slot(self, holder: str) -> bool:
+        """Whether a bind slot is ours (always, without a gate); waits a renewal period
+        when the other processes hold them all."""
+        if self._gate is None:
+            return True
+        if await self._gate.hold(self._account, holder, self._config.max_binds):
+            return True
+        logger.info(
+            "SMPP %s: all %d binds of %s are held by other processes; waiting",
+            self.name,
+            self._config.max_binds,
+            self._account,
+        )
+        await self._pause(min(self._gate.renew_every, _SLOT_POLL))
+        return False
+
+    async def _renew_slot(self, holder: str, session: Session) -> None:
+        assert self._gate is not None
+        while not session.closed.is_set():
+            await self._pause(self._gate.renew_every)
+            if self._stopping.is_set():
+                return
+            if not await self._gate.hold(self._account, holder, self._config.max_binds):
+                logger.warning(
+                    "SMPP %s: lost the bind slot of %s; unbinding", self.name, self._account
+                )
+                await session.unbind()
+                return
+
+    async def _give_slot(self, holder: str) -> None:
+        if self._gate is not None:
+            await self._gate.release(self._account, holder)
 
     async def _pause(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):

@@ -1,0 +1,199 @@
+"""The delivery writes that PostgreSQL needs in its own words.
+
+Everything else PostgresStore runs is the SQLite adapter's transaction logic (see
+smsgate.store.pg_sql). What is here differs for two reasons:
+
+* **Claims take leases with ``FOR UPDATE SKIP LOCKED``** and run at READ COMMITTED, so any
+  number of workers, in any number of processes, claim disjoint rows without waiting on each
+  other or failing to serialize. SQLite gets the same from its single writer.
+* **Status changes of a batch are one ``UPDATE … FROM unnest(…)``**: the SQLite version's
+  ``FROM (VALUES …)`` leaves PostgreSQL to guess the type of a column that is NULL in every
+  row; typed arrays say it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from smsgate.domain.delivery import Callback, ClaimedCallback, DeliveryJob, JobAction, Transition
+from smsgate.domain.messages import Message, Status
+from smsgate.store import rows
+from smsgate.store import sqlite_delivery as shared
+from smsgate.store.pg_sql import PgConn
+from smsgate.store.sqlite_batch import insert_rows, rounds
+
+_JOB_COLUMNS = "message_sid, account_sid, sender, segments, attempt, expires_at"
+
+
+def _lease_jobs(c: PgConn, pick: str, params: dict[str, Any]) -> list[DeliveryJob]:
+    found = c.conn.execute(
+        "WITH picked AS ("
+        f"  SELECT message_sid FROM delivery_jobs WHERE {pick} FOR UPDATE SKIP LOCKED"
+        ") "
+        "UPDATE delivery_jobs j SET ready_at = %(until)s, lease_owner = %(owner)s, "
+        "attempt = j.attempt + 1 "
+        "FROM picked WHERE j.message_sid = picked.message_sid "
+        f"RETURNING j.message_sid, j.account_sid, j.sender, j.segments, j.attempt, j.expires_at",
+        params,
+    ).fetchall()
+    return [DeliveryJob(r[0], r[1], r[2], r[3], r[4], r[5]) for r in found]
+
+
+def claim_jobs(c: PgConn, owner: str, now_us: int, lease_us: int, limit: int) -> list[DeliveryJob]:
+    """Lease up to ``limit`` due jobs that no other claimer is taking right now."""
+    return _lease_jobs(
+        c,
+        "ready_at <= %(now)s ORDER BY ready_at LIMIT %(limit)s",
+        {"now": now_us, "limit": limit, "until": now_us + lease_us, "owner": owner},
+    )
+
+
+def claim_expired_jobs(
+    c: PgConn, owner: str, now_us: int, lease_us: int, limit: int
+) -> list[DeliveryJob]:
+    """Lease jobs past their validity that no live worker holds, due or not."""
+    return _lease_jobs(
+        c,
+        "expires_at < %(now)s AND (lease_owner IS NULL OR ready_at <= %(now)s) "
+        "ORDER BY expires_at LIMIT %(limit)s",
+        {"now": now_us, "limit": limit, "until": now_us + lease_us, "owner": owner},
+    )
+
+
+# Only the oldest pending callback of a message may go out: callbacks keep their order. A
+# callback another claimer is leasing right now is skipped, and so, by the NOT EXISTS, is
+# every later one of its message.
+_CLAIM_CALLBACKS = (
+    "WITH picked AS ("
+    "  SELECT id FROM webhook_outbox o "
+    "  WHERE state = 'pending' AND ready_at <= %(now)s AND NOT EXISTS ("
+    "    SELECT 1 FROM webhook_outbox p WHERE p.message_sid = o.message_sid "
+    "    AND p.state = 'pending' AND p.id < o.id) "
+    "  ORDER BY ready_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED"
+    ") "
+    "UPDATE webhook_outbox w SET ready_at = %(until)s, lease_owner = %(owner)s, "
+    "attempt = w.attempt + 1 FROM picked WHERE w.id = picked.id "
+    "RETURNING w.id, w.account_sid, w.message_sid, w.kind, w.url, w.method, w.params, "
+    "w.fallback_url, w.fallback_method, w.attempt"
+)
+
+
+def claim_callbacks(
+    c: PgConn, owner: str, now_us: int, lease_us: int, limit: int
+) -> list[ClaimedCallback]:
+    found = c.conn.execute(
+        _CLAIM_CALLBACKS,
+        {"now": now_us, "limit": limit, "until": now_us + lease_us, "owner": owner},
+    ).fetchall()
+    found.sort(key=lambda r: r[0])
+    return [
+        ClaimedCallback(
+            r[0],
+            Callback(r[1], r[2], r[3], r[4], r[5], _params(r[6]), r[7], r[8]),
+            r[9],
+        )
+        for r in found
+    ]
+
+
+def _params(text: str) -> tuple[tuple[str, str], ...]:
+    return tuple((str(k), str(v)) for k, v in orjson.loads(text))
+
+
+def claim_receipt_waits(c: PgConn, now_us: int, lease_us: int, limit: int) -> list[str]:
+    found = c.conn.execute(
+        "WITH picked AS ("
+        "  SELECT message_sid FROM receipt_waits WHERE due_at <= %(now)s "
+        "  ORDER BY due_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED"
+        ") "
+        "UPDATE receipt_waits w SET due_at = %(until)s FROM picked "
+        "WHERE w.message_sid = picked.message_sid RETURNING w.message_sid",
+        {"now": now_us, "limit": limit, "until": now_us + lease_us},
+    ).fetchall()
+    return sorted(str(r[0]) for r in found)
+
+
+def apply_transitions(c: PgConn, items: list[Transition]) -> list[Message | None]:
+    """As smsgate.store.sqlite_delivery.apply_transitions (the same rounds and bookkeeping),
+    with the messages' columns written by one UPDATE from typed arrays."""
+    results: list[Message | None] = [None] * len(items)
+    for round_ in rounds([t.message_sid for t in items]):
+        _apply_round(c, [items[i] for i in round_], round_, results)
+    return results
+
+
+_UPDATE_MESSAGES = (
+    "UPDATE messages m SET status = v.status, date_updated = v.now, "
+    "date_sent = coalesce(v.date_sent, m.date_sent), "
+    "list_key = coalesce(v.date_sent, m.list_key), "
+    "error_code = CASE WHEN v.code IS NULL THEN m.error_code ELSE v.code END, "
+    "error_message = CASE WHEN v.code IS NULL THEN m.error_message ELSE v.text END, "
+    "price = CASE WHEN v.price IS NULL THEN m.price ELSE v.price END, "
+    "price_unit = CASE WHEN v.price IS NULL THEN m.price_unit ELSE v.unit END, "
+    "num_segments = coalesce(v.segments, m.num_segments) "
+    "FROM unnest(%s::text[], %s::text[], %s::bigint[], %s::bigint[], %s::int[], %s::text[], "
+    "%s::text[], %s::text[], %s::int[]) "
+    "AS v(sid, status, now, date_sent, code, text, price, unit, segments) "
+    "WHERE m.sid = v.sid"
+)
+
+
+def _apply_round(
+    c: PgConn, changes: list[Transition], where: list[int], out: list[Message | None]
+) -> None:
+    lite = c.as_sqlite()
+    # FOR UPDATE: a concurrent change of the same message waits, then sees this one's status.
+    before = {
+        r[0]: r
+        for r in c.conn.execute(
+            f"SELECT {rows.MESSAGE_COLS} FROM messages WHERE sid = ANY(%s) FOR UPDATE",
+            ([t.message_sid for t in changes],),
+        ).fetchall()
+    }
+    applied = [
+        t
+        for t in changes
+        if (row := before.get(t.message_sid)) is not None and Status(row[5]) in t.allowed_from
+    ]
+    if not applied:
+        return
+    c.conn.execute(
+        _UPDATE_MESSAGES,
+        (
+            [t.message_sid for t in applied],
+            [t.status.value for t in applied],
+            [t.now_us for t in applied],
+            [t.date_sent_us for t in applied],
+            [t.error_code for t in applied],
+            [t.error_message if t.error_code is not None else None for t in applied],
+            [t.price for t in applied],
+            [t.price_unit if t.price is not None else None for t in applied],
+            [t.num_segments for t in applied],
+        ),
+    )
+    insert_rows(lite, shared._INSERT_REFS, 6, [ref for t in applied for ref in shared._refs(t)])
+    shared._receipt_bookkeeping(lite, applied, before)
+    insert_rows(
+        lite,
+        shared._INSERT_OUTBOX,
+        13,
+        [shared._outbox_values(t.callback, t.now_us) for t in applied if t.callback is not None],
+    )
+    shared._finish_jobs(lite, [t.message_sid for t in applied if t.job is JobAction.DONE])
+    for t in applied:
+        if t.job is JobAction.RETRY:
+            c.execute(
+                "UPDATE delivery_jobs SET ready_at = ?, lease_owner = NULL, "
+                "attempt = coalesce(?, attempt) WHERE message_sid = ?",
+                (
+                    t.retry_at_us if t.retry_at_us is not None else t.now_us,
+                    t.attempt,
+                    t.message_sid,
+                ),
+            )
+    done = {id(t) for t in applied}
+    for i, t in zip(where, changes, strict=True):
+        if id(t) in done:
+            out[i] = rows.message_from(shared._changed_row(before[t.message_sid], t))

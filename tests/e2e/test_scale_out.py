@@ -1,0 +1,81 @@
+"""Many processes on one PostgreSQL database: ``serve --workers N`` and extra ``worker``s."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import SMSGATE, start_server, wait_until
+from tests.fakes.receiver import Receiver
+
+
+def test_several_api_processes_need_postgresql(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [SMSGATE, "serve", "--data-dir", str(tmp_path), "--workers", "2", "--port", "0"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert out.returncode == 2
+    assert "--workers above 1 needs PostgreSQL" in out.stderr
+
+
+def test_two_api_processes_and_two_workers_share_one_database(
+    tmp_path: Path, store_kind: str, receiver: Receiver
+) -> None:
+    if store_kind != "postgres":
+        pytest.skip("several API processes run on PostgreSQL only")
+    srv = start_server(
+        tmp_path / "data",
+        store_kind=store_kind,
+        args=["--workers", "2", "--simulator-delay", "0.1", "--sender-mps", "0"],
+    )
+    workers = [
+        subprocess.Popen(
+            [SMSGATE, "worker", *srv.store_flags, "--simulator-delay", "0.1", "--sender-mps", "0"],
+            stdout=subprocess.DEVNULL,
+            stderr=(tmp_path / f"worker{i}.log").open("w"),
+        )
+        for i in range(2)
+    ]
+    try:
+        assert srv.account_sid, "the parent bootstraps the main account once"
+        auth = (srv.account_sid, srv.auth_token)
+        url = f"/2010-04-01/Accounts/{srv.account_sid}/Messages.json"
+
+        def create(i: int) -> str:
+            with httpx.Client(base_url=srv.base_url, auth=auth, timeout=20) as http:
+                r = http.post(
+                    url,
+                    data={
+                        "To": f"+1555867{i:04d}",
+                        "From": srv.test_number,
+                        "Body": f"message {i}",
+                        "StatusCallback": receiver.url("/ok"),
+                    },
+                )
+                assert r.status_code == 201, r.text
+                return str(r.json()["sid"])
+
+        with ThreadPoolExecutor(8) as pool:
+            sids = list(pool.map(create, range(200)))
+        # Each message goes out once, and each of its callbacks is made once, in order.
+        for sid in sids:
+            wait_until(
+                lambda sid=sid: receiver.statuses(sid) == ["sending", "sent", "delivered"],
+                timeout=60,
+            )
+        started = set(re.findall(r"Started server process \[(\d+)\]", srv.log.read_text()))
+        assert len(started) == 2, srv.log.read_text()
+    finally:
+        for w in workers:
+            w.send_signal(signal.SIGTERM)
+        codes = [w.wait(30) for w in workers]
+        code = srv.stop(timeout=60)
+        srv.drop_databases()
+    assert code == 0, srv.log.read_text()
+    assert codes == [0, 0], [(tmp_path / f"worker{i}.log").read_text() for i in range(2)]
