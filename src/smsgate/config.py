@@ -87,6 +87,11 @@ class Settings:
     public_url: str | None = _opt(
         None, "This server's URL as others reach it, for media links; default http://HOST:PORT."
     )
+    console_secret: str | None = _opt(
+        None,
+        "Key signing web console sessions; default: a random key kept in DATA_DIR/console.key. "
+        "Processes serving one database from different data dirs need the same key.",
+    )
     min_schedule_lead: float = _opt(
         900.0, "Seconds a scheduled message's SendAt must lie ahead at least (35114 below it)."
     )
@@ -122,6 +127,8 @@ class Settings:
             raise ConfigError("db_pool_timeout must be from 0.1 to 300 seconds")
         if not 1 <= self.workers <= 64:
             raise ConfigError("workers must be from 1 to 64")
+        if self.console_secret is not None and len(self.console_secret) < 16:
+            raise ConfigError("console_secret must be at least 16 characters")
         if self.simulator_delay < 0:
             raise ConfigError("simulator_delay must not be negative")
 

@@ -19,6 +19,8 @@ from tests.stores import StoreHome
 T0 = datetime(2026, 10, 1, tzinfo=UTC)
 TOS = [f"+1415555{i:04d}" for i in range(20)]
 FROMS = ["+15005550006", "+12025550123", "+13125550000"]
+# LIKE's wildcards and letter case in bodies, for the console's body search
+BODIES = ["hi", "Hello World", "50% off_today", "café au lait", "50 percent offXtoday"]
 
 
 @dataclass(frozen=True)
@@ -45,9 +47,9 @@ def _messages(account: str, n: int, rng: random.Random) -> Iterator[Message]:
             # skewed: the first To and the first From are hot
             to=TOS[min(int(rng.expovariate(0.3)), len(TOS) - 1)],
             from_=rng.choices(FROMS, weights=[8, 3, 1])[0],
-            body="hi",
+            body=BODIES[i % len(BODIES)],
             status=Status.DELIVERED if sent else Status.QUEUED,
-            direction=Direction.OUTBOUND_API,
+            direction=Direction.INBOUND if i % 7 == 0 else Direction.OUTBOUND_API,
             num_segments=1,
             num_media=0,
             date_created=created,
@@ -72,6 +74,16 @@ FILTERS: dict[str, MessageFilter] = {
     "to+date": MessageFilter(to=TOS[0], date_sent=DateRange(_day(1), _day(3))),
     "from+date": MessageFilter(from_=FROMS[0], date_sent=DateRange(_day(1), _day(3))),
     "to+from+date": MessageFilter(to=TOS[0], from_=FROMS[0], date_sent=DateRange(_day(1), _day(3))),
+    # the console's filters
+    "status": MessageFilter(status="queued"),
+    "direction": MessageFilter(direction="inbound"),
+    "number": MessageFilter(number=FROMS[1]),
+    "number (to side)": MessageFilter(number=TOS[1]),
+    "body": MessageFilter(body_contains="hello"),
+    "body with % and _": MessageFilter(body_contains="0% off_"),
+    "status+number+date": MessageFilter(
+        status="delivered", number=TOS[0], date_sent=DateRange(_day(1), _day(3))
+    ),
 }
 
 

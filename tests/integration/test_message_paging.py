@@ -30,6 +30,14 @@ def _expected(seeded: Seeded, flt: MessageFilter) -> list[Message]:
             return False
         if flt.from_ is not None and m.from_ != flt.from_:
             return False
+        if flt.status is not None and m.status.value != flt.status:
+            return False
+        if flt.direction is not None and m.direction.value != flt.direction:
+            return False
+        if flt.number is not None and flt.number not in (m.to, m.from_):
+            return False
+        if flt.body_contains is not None and flt.body_contains.lower() not in m.body.lower():
+            return False
         if dates.after is None and dates.before is None:
             return True
         if m.date_sent is None:
@@ -99,5 +107,23 @@ def test_pages_around_any_token(seeded_store: Seeded, shape: str) -> None:
             )
             assert [m.sid for m in page.items] == before[-SIZE:], token.sid
             assert page.has_previous == (len(before) > SIZE)
+
+    _run(seeded, check)
+
+
+def test_changes_come_in_update_order_from_any_position(seeded_store: Seeded) -> None:
+    """messages_updated_since: (date_updated, sid) after the position, ascending, limited."""
+    seeded = seeded_store
+    mine = sorted(seeded.messages, key=lambda m: (to_us(m.date_updated), m.sid))
+
+    async def check(store: Store) -> None:
+        for start in (0, 1, len(mine) // 2, len(mine) - 1):
+            at = mine[start]
+            got = await store.messages_updated_since(
+                seeded.account, to_us(at.date_updated), at.sid, 25
+            )
+            assert [m.sid for m in got] == [m.sid for m in mine[start + 1 : start + 26]]
+        everything = await store.messages_updated_since(seeded.account, 0, "", 10_000)
+        assert [m.sid for m in everything] == [m.sid for m in mine]
 
     _run(seeded, check)

@@ -116,7 +116,7 @@ def explain(request: pytest.FixtureRequest, seeded: Seeded) -> Iterator[sqlite3.
         conn.close()
 
 
-@pytest.mark.parametrize("shape", list(FILTERS))
+@pytest.mark.parametrize("shape", [name for name, flt in FILTERS.items() if flt.seeks])
 def test_every_list_page_is_an_index_seek(
     seeded: Seeded, explain: sqlite3.Connection, shape: str
 ) -> None:
@@ -149,3 +149,49 @@ def test_every_list_index_exists(seeded: Seeded) -> None:
     for index in INDEXES.values():
         assert index in found
         assert found[index].rstrip(")").endswith("list_key, sid"), found[index]
+
+
+@pytest.mark.parametrize("shape", [name for name, flt in FILTERS.items() if not flt.seeks])
+def test_console_filters_read_in_list_order(
+    seeded: Seeded, explain: sqlite3.Connection, shape: str
+) -> None:
+    """The console's filters (status, direction, either number, body) test rows one by one,
+    but along a list index in list order: no sort, so a page stops at its last match."""
+    for label, page in _pages(seeded).items():
+        statements = _capture(seeded, FILTERS[shape], page)
+        lists = [s for s in statements if " ORDER BY " in s]
+        assert len(lists) == 1, f"{label}: expected one list query, got {statements}"
+        plan = _plan(explain, lists[0])
+        context = f"\n{lists[0]}\n" + "\n".join(plan)
+        assert not [p for p in plan if p.startswith("SCAN messages") and "INDEX" not in p], (
+            "reads the table unordered" + context
+        )
+        if FILTERS[shape].number is None or page.offset:  # (legacy offsets: one scan)
+            assert not [p for p in plan if "TEMP B-TREE" in p], "sorts" + context
+            continue
+        # Either number: one seek per side, each in list order inside its own LIMIT; only
+        # the merge of the two pages (at most 2 x (size + 1) rows) may be sorted.
+        rows = {r[0]: r for r in explain.execute("EXPLAIN QUERY PLAN " + lists[0])}
+        for r in rows.values():
+            if "TEMP B-TREE" in r[3]:
+                assert not rows[r[1]][3].startswith("CO-ROUTINE"), "an arm sorts" + context
+        searches = [m.group(1) for p in plan if (m := _SEARCH.match(p))]
+        assert searches == ["messages_account_to", "messages_account_from"], context
+
+
+def test_the_console_feed_is_an_index_seek(seeded: Seeded, explain: sqlite3.Connection) -> None:
+    from smsgate.store import rows
+
+    sql = rows.UPDATED_SINCE
+    for name, value in {
+        ":a": f"'{seeded.account}'",
+        ":t": "0",
+        ":s": "''",
+        ":limit": "500",
+    }.items():
+        sql = sql.replace(name, value)
+    plan = _plan(explain, sql)
+    context = f"\n{sql}\n" + "\n".join(plan)
+    assert not [p for p in plan if "TEMP B-TREE" in p], "sorts" + context
+    assert any("INDEX messages_account_updated" in p for p in plan), context
+    assert not [p for p in plan if p.startswith("SCAN")], context

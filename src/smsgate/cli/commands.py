@@ -30,6 +30,7 @@ from smsgate.cli.runtime import (
     build_media,
     build_messages,
     build_pipeline,
+    console_secret,
 )
 from smsgate.clock import SystemClock
 from smsgate.config import Settings
@@ -201,6 +202,8 @@ async def _serve(settings: Settings, sock: socket.socket | None = None) -> int:
             message_service=messages,
             inbound_service=inbound,
             media_service=media,
+            console_secret=console_secret(settings),
+            stopping=lambda: server.should_exit,  # bound below, read only while serving
         )
         config = uvicorn.Config(
             app,

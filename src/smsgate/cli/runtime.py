@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -25,6 +27,33 @@ from smsgate.webhooks.sender import USER_AGENT, WebhookSender
 from smsgate.worker.dispatcher import Dispatcher
 
 WEBHOOK_CONCURRENCY = 512  # webhook requests in flight at once, per process
+
+
+def console_secret(settings: Settings) -> str:
+    """The key that signs console sessions: the setting, else DATA_DIR/console.key (made
+    once, readable by its owner only), so sessions outlive restarts and span processes."""
+    if settings.console_secret:
+        return settings.console_secret
+    path = settings.data_dir / "console.key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    staged = path.with_name(f".console.key.{os.getpid()}")
+    fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    try:
+        os.link(staged, path)  # appears whole or not at all; the first process wins
+    except FileExistsError:
+        key = path.read_text().strip()
+    finally:
+        staged.unlink()
+    return key
 
 
 def price_table(settings: Settings) -> PriceTable:

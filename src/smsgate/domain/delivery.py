@@ -128,6 +128,18 @@ class CarrierRef:
 
 
 @dataclass(frozen=True, slots=True)
+class CarrierPart:
+    """One part of a message as a carrier acknowledged it: its id and its receipt state
+    (``sent`` until a receipt for that part arrives)."""
+
+    carrier_id: str
+    part: int
+    parts: int
+    state: str
+    created_us: int
+
+
+@dataclass(frozen=True, slots=True)
 class ParkedReceipt:
     """A receipt that matched no carrier id when it came, kept for a later match.
     ``carrier_ids`` are the forms its id may have been stored under."""

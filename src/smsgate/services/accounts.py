@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, replace
 
 from smsgate.clock import Clock
@@ -56,6 +57,38 @@ class AccountService:
         else:
             raise AuthenticationFailed()
         if principal.account.status is AccountStatus.CLOSED:
+            raise AuthenticationFailed()
+        return principal
+
+    @staticmethod
+    def fingerprint(principal: Principal, secret_hash: str | None = None) -> str:
+        """A short digest of the credential a principal signed in with, kept in a session
+        so that a new auth token, or a deleted key, ends the sessions opened with the old."""
+        credential = secret_hash if principal.via_key else principal.account.auth_token
+        digest = hashlib.sha256(f"{principal.key_sid}:{credential}".encode())
+        return digest.hexdigest()[:32]
+
+    async def session_fingerprint(self, principal: Principal) -> str:
+        key = await self._store.get_key(principal.key_sid) if principal.key_sid else None
+        return self.fingerprint(principal, key.secret_hash if key else None)
+
+    async def reauthenticate(
+        self, account_sid: str, key_sid: str | None, fingerprint: str
+    ) -> Principal:
+        """The principal of a session opened by ``authenticate``: the same checks (the
+        account or key still exists, its credential is unchanged, the account is not
+        closed) without the secret itself; raise 20003 otherwise."""
+        account = await self._store.get_account(account_sid) if is_sid(account_sid, "AC") else None
+        if account is None or account.status is AccountStatus.CLOSED:
+            raise AuthenticationFailed()
+        secret_hash = None
+        if key_sid is not None:
+            key = await self._store.get_key(key_sid) if is_sid(key_sid, "SK") else None
+            if key is None or key.account_sid != account.sid:
+                raise AuthenticationFailed()
+            secret_hash = key.secret_hash
+        principal = Principal(account, key_sid)
+        if not token_matches(fingerprint, self.fingerprint(principal, secret_hash)):
             raise AuthenticationFailed()
         return principal
 

@@ -19,6 +19,7 @@ from smsgate.domain.delivery import (
     Callback,
     CallbackAttempt,
     CallbackResult,
+    CarrierPart,
     CarrierRef,
     ClaimedCallback,
     DeliveryJob,
@@ -75,6 +76,22 @@ class MessageFilter:
     to: str | None = None
     from_: str | None = None
     date_sent: DateRange = field(default_factory=DateRange)
+    # The console's filters (never set by the Twilio API surfaces): exact direction and
+    # status, a number on either side, and a case-insensitive substring of the body.
+    direction: str | None = None
+    status: str | None = None
+    number: str | None = None
+    body_contains: str | None = None
+
+    @property
+    def seeks(self) -> bool:
+        """Whether a page of this filter is a pure index seek (no row-by-row filtering)."""
+        return (
+            self.direction is None
+            and self.status is None
+            and self.number is None
+            and self.body_contains is None
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +148,14 @@ class Store(Protocol):
     async def list_messages(
         self, account_sid: str, flt: MessageFilter, page: PageRequest
     ) -> Page[Message]: ...
+    async def messages_updated_since(
+        self, account_sid: str, after_us: int, after_sid: str, limit: int
+    ) -> list[Message]:
+        """The account's messages whose ``(date_updated, sid)`` is greater than
+        ``(after_us, after_sid)``, in that order, at most ``limit`` (the console's live feed;
+        an index seek on ``messages_account_updated``)."""
+        ...
+
     async def count_messages(self, account_sid: str, flt: MessageFilter) -> int:
         """How many messages ``list_messages`` would walk through (legacy ``total``)."""
         ...
@@ -202,6 +227,10 @@ class Store(Protocol):
 
     async def find_carrier_ref(self, carrier_ids: tuple[str, ...]) -> CarrierRef | None:
         """What the first of ``carrier_ids`` that a submit recorded stands for."""
+        ...
+
+    async def carrier_parts(self, message_sid: str) -> list[CarrierPart]:
+        """Every carrier id a submit recorded for this message, by part, then by time."""
         ...
 
     async def park_receipt(self, receipt: ParkedReceipt) -> CarrierRef | None:

@@ -53,6 +53,7 @@ from smsgate.domain.delivery import (
     Callback,
     CallbackAttempt,
     CallbackResult,
+    CarrierPart,
     CarrierRef,
     ClaimedCallback,
     DeliveryJob,
@@ -437,6 +438,10 @@ class PostgresStore:
             if r is None:
                 raise UnknownCursor(page.cursor.sid)
             boundary = (r[0], page.cursor.sid)
+        if flt.number is not None and not page.offset:
+            sql, args, reverse = rows.number_page_query(account_sid, flt, page, boundary)
+            found = await self._all(sql, args)
+            return rows.to_page([rows.message_from(r) for r in found], page, reverse)
         return await self._page(
             f"SELECT {rows.MESSAGE_COLS} FROM messages",
             where,
@@ -448,6 +453,12 @@ class PostgresStore:
             convert=rows.message_from,
             key_range=key_range,
         )
+
+    async def messages_updated_since(
+        self, account_sid: str, after_us: int, after_sid: str, limit: int
+    ) -> list[Message]:
+        params = {"a": account_sid, "t": after_us, "s": after_sid, "limit": limit}
+        return [rows.message_from(r) for r in await self._all(rows.UPDATED_SINCE, params)]
 
     async def count_messages(self, account_sid: str, flt: MessageFilter) -> int:
         sql, params = rows.count_query(account_sid, flt)
@@ -519,6 +530,9 @@ class PostgresStore:
 
     async def find_carrier_ref(self, carrier_ids: tuple[str, ...]) -> CarrierRef | None:
         return await self._read(lambda c: delivery.find_carrier_ref(c.as_sqlite(), carrier_ids))
+
+    async def carrier_parts(self, message_sid: str) -> list[CarrierPart]:
+        return [CarrierPart(*r) for r in await self._all(rows.CARRIER_PARTS, {"m": message_sid})]
 
     async def park_receipt(self, receipt: ParkedReceipt) -> CarrierRef | None:
         # SERIALIZABLE: the submit that records one of these ids and this park cannot both

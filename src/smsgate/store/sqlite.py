@@ -44,6 +44,7 @@ from smsgate.domain.delivery import (
     Callback,
     CallbackAttempt,
     CallbackResult,
+    CarrierPart,
     CarrierRef,
     ClaimedCallback,
     DeliveryJob,
@@ -648,6 +649,10 @@ class SqliteStore:
         boundary = None
         if page.cursor is not None:
             boundary = self._message_boundary(account_sid, page.cursor.sid)
+        if flt.number is not None and not page.offset:
+            sql, args, reverse = rows.number_page_query(account_sid, flt, page, boundary)
+            found = await self._scan(lambda c: c.execute(sql, args).fetchall())
+            return rows.to_page([rows.message_from(r) for r in found], page, reverse)
         return await self._page(
             f"SELECT {rows.MESSAGE_COLS} FROM messages",
             where,
@@ -658,8 +663,16 @@ class SqliteStore:
             boundary=boundary,
             convert=rows.message_from,
             key_range=key_range,
-            seek=True,
+            # The console's filters may walk many rows: those pages read on a reader thread.
+            seek=flt.seeks,
         )
+
+    async def messages_updated_since(
+        self, account_sid: str, after_us: int, after_sid: str, limit: int
+    ) -> list[Message]:
+        params = {"a": account_sid, "t": after_us, "s": after_sid, "limit": limit}
+        found = await self._scan(lambda c: c.execute(rows.UPDATED_SINCE, params).fetchall())
+        return [rows.message_from(r) for r in found]
 
     async def count_messages(self, account_sid: str, flt: MessageFilter) -> int:
         sql, params = rows.count_query(account_sid, flt)
@@ -739,6 +752,12 @@ class SqliteStore:
 
     async def find_carrier_ref(self, carrier_ids: tuple[str, ...]) -> CarrierRef | None:
         return self._read_now(lambda c: delivery.find_carrier_ref(c, carrier_ids))
+
+    async def carrier_parts(self, message_sid: str) -> list[CarrierPart]:
+        found = self._read_now(
+            lambda c: c.execute(rows.CARRIER_PARTS, {"m": message_sid}).fetchall()
+        )
+        return [CarrierPart(*r) for r in found]
 
     async def park_receipt(self, receipt: ParkedReceipt) -> CarrierRef | None:
         return await self._write(lambda c: delivery.park_receipt(c, receipt))
