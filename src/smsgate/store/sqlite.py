@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
+import os
 import queue
 import sqlite3
 import threading
@@ -155,6 +157,7 @@ class _Writer(threading.Thread):
 
     def run(self) -> None:
         conn = _connect(self._path, writer=True)
+        lock = os.open(write_lock_path(self._path), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         self.ready.set()
         try:
             while True:
@@ -162,12 +165,14 @@ class _Writer(threading.Thread):
                 if first is None:
                     return
                 batch, stopping = self._drain(first)
-                results = self._run_batch(conn, batch)
+                with _held(lock):
+                    results = self._run_batch(conn, batch)
                 self._loop.call_soon_threadsafe(_resolve_all, batch, results)
                 if stopping:
                     return
         finally:
             conn.close()
+            os.close(lock)
 
     def _drain(self, first: _Task) -> tuple[list[_Task], bool]:
         batch = [first]
@@ -185,6 +190,30 @@ class _Writer(threading.Thread):
         self.batches += 1
         self.ops += len(batch)
         return _run_batch(conn, [op for op, _ in batch])
+
+
+def write_lock_path(db: Path) -> Path:
+    """The lock file every smsgate process takes around each write transaction on ``db``."""
+    return db.with_name(db.name + "-writelock")
+
+
+@contextmanager
+def _held(fd: int) -> Iterator[None]:
+    """Hold the cross-process write lock (``flock``) for one write transaction.
+
+    Several processes may write one file (``smsgate serve --no-worker`` beside ``smsgate
+    worker``, the CLI beside a server). SQLite alone lets a writer that finds the file locked
+    sleep in its busy handler (1, 2, 5, 10 … 100 ms) while the other process takes the lock
+    again and again, so under load one of them starved (create p99 3.8 s). Waiting on
+    ``flock`` instead is a kernel wait that ends when the lock is released; SQLite's own lock
+    and busy timeout stay, for writers that do not take this lock (migrations, the sqlite3
+    shell). The kernel releases the lock of a process that dies, SIGKILL included.
+    """
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 def _run_batch(conn: sqlite3.Connection, ops: list[Op | _Grouped]) -> list[Any]:
