@@ -775,7 +775,10 @@ class SqliteStore:
     async def take_parked_receipts(
         self, carrier_ids: tuple[str, ...]
     ) -> list[tuple[str, ParkedReceipt]]:
-        return await self._write(lambda c: delivery.take_parked_receipts(c, carrier_ids))
+        found: list[tuple[str, ParkedReceipt]] = await self._write_grouped(
+            delivery.take_parked_receipts_many, carrier_ids
+        )
+        return found
 
     async def mark_part(self, carrier_id: str, state: str) -> list[str]:
         return await self._write(lambda c: delivery.mark_part(c, carrier_id, state))
