@@ -350,10 +350,13 @@ class _ReadCache(Generic[E]):
     Entities are frozen dataclasses, so every caller can share the cached object.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, enabled: bool = True) -> None:
         self._items: dict[str, E] = {}
+        self._enabled = enabled
 
     def get(self, key: str, load: Callable[[str], E | None]) -> E | None:
+        if not self._enabled:
+            return load(key)
         found = self._items.get(key)
         if found is None:
             found = load(key)
@@ -381,8 +384,17 @@ class _ReadCache(Generic[E]):
 class SqliteStore:
     """The Store on one SQLite file (by default ``<data dir>/smsgate.db``)."""
 
-    def __init__(self, path: Path, *, readers: int = 2, media_dir: Path | None = None) -> None:
-        """``media_dir``: where media content lives (default: ``media`` beside the file)."""
+    def __init__(
+        self,
+        path: Path,
+        *,
+        readers: int = 2,
+        media_dir: Path | None = None,
+        cache_entities: bool = True,
+    ) -> None:
+        """``media_dir``: where media content lives (default: ``media`` beside the file).
+        ``cache_entities``: cache accounts, keys and numbers (below); only for the process
+        that serves the API, which is the only one that changes them."""
         self.path = path
         self.blobs = BlobDir(media_dir if media_dir is not None else path.parent / "media")
         self._readers_n = readers
@@ -394,9 +406,9 @@ class SqliteStore:
         # Every request authenticates and checks its sender: cache those small tables here.
         # This process is the only writer of the file (the CLI only adds accounts), so
         # dropping an entry around each write keeps the caches exact.
-        self._accounts: _ReadCache[Account] = _ReadCache()
-        self._keys: _ReadCache[ApiKey] = _ReadCache()
-        self._numbers: _ReadCache[PhoneNumber] = _ReadCache()
+        self._accounts: _ReadCache[Account] = _ReadCache(cache_entities)
+        self._keys: _ReadCache[ApiKey] = _ReadCache(cache_entities)
+        self._numbers: _ReadCache[PhoneNumber] = _ReadCache(cache_entities)
 
     @property
     def url(self) -> str:
