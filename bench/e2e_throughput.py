@@ -175,13 +175,19 @@ class Sampler:
 
     def sample(self) -> Sample:
         t = time.monotonic() - self.start
+        server = cpu_seconds(self.server_pid)
+        if self.worker_pid:
+            worker = cpu_seconds(self.worker_pid)
+        else:  # serve --worker-process: its worker child (with the child's webhook child)
+            worker = sum(cpu_seconds(pid) for pid in worker_children(self.server_pid))
+            server -= worker
         s = Sample(
             t,
             delivered_count(self.db),
             self.sink.counts(),
-            cpu_seconds(self.server_pid),
+            server,
             cpu_seconds(self.sink.process.pid),
-            cpu_seconds(self.worker_pid) if self.worker_pid else 0.0,
+            worker,
         )
         self.samples.append(s)
         return s
@@ -207,6 +213,16 @@ def cpu_seconds(pid: int) -> float:
         with contextlib.suppress(OSError):  # it just exited
             total += cpu_seconds(int(child))
     return total
+
+
+def worker_children(pid: int) -> list[int]:
+    """The worker child of ``serve --worker-process`` (smsgate.cli.worker_process)."""
+    found = []
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        with contextlib.suppress(OSError):
+            if b"worker_process" in Path(f"/proc/{child}/cmdline").read_bytes():
+                found.append(int(child))
+    return found
 
 
 def rate(samples: Sequence[Sample], t0: float, t1: float, key: str) -> float:
