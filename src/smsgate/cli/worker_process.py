@@ -54,6 +54,7 @@ class WorkerProcess:
         self._proc: asyncio.subprocess.Process | None = None
         self._supervisor: asyncio.Task[None] | None = None
         self._closing = False
+        self._wake_due = False
         self.starts = 0
 
     @property
@@ -65,8 +66,15 @@ class WorkerProcess:
         self._supervisor = asyncio.create_task(self._supervise(), name="smsgate-worker-process")
 
     def wake(self) -> None:
-        """New work was enqueued: the child claims now rather than at its next poll. One byte
-        at most is queued at a time; the child wakes once for everything written before."""
+        """New work was enqueued: the child claims now rather than at its next poll. The
+        creates of one writer batch resume together: they share one byte, written once the
+        loop has run them, and none while a byte is still waiting to be read."""
+        if not self._wake_due:
+            self._wake_due = True
+            asyncio.get_running_loop().call_soon(self._send_wake)
+
+    def _send_wake(self) -> None:
+        self._wake_due = False
         proc = self._proc
         if proc is None or proc.stdin is None or proc.stdin.is_closing():
             return
