@@ -389,6 +389,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         *shlex.split(args.serve_args),
     ]
     sink = Sink(workdir)
+    sink.wait_ready()  # bound to its port before the server picks one (free_port races)
     server = Server(
         command, workdir / "data", [*serve_args, *(["--no-worker"] if args.worker_process else [])]
     )
