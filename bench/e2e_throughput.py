@@ -8,7 +8,7 @@ receiver, on this machine; reported beside the create-only figure
 
 What it does, in order:
 
-1. starts the counting callback sink (bench/callback_sink.py under uvicorn) and
+1. starts the counting callback sink (bench/callback_sink.py) and
    ``smsgate serve --sender-mps 0 --simulator-delay D`` (worker and webhook sender inside,
    as by default) on an empty data dir, each on a free loopback port;
 2. measures the ceiling: wrk ``GET /healthz`` on the idle server;
@@ -42,6 +42,7 @@ import contextlib
 import json
 import os
 import platform
+import resource
 import shlex
 import shutil
 import signal
@@ -94,7 +95,7 @@ STATUSES = ("sending", "sent", "delivered")
 
 
 class Sink:
-    """bench/callback_sink.py under uvicorn on a free port."""
+    """bench/callback_sink.py on a free port."""
 
     def __init__(self, workdir: Path) -> None:
         self.port = free_port()
@@ -103,18 +104,9 @@ class Sink:
         self.process = subprocess.Popen(
             [
                 sys.executable,
-                "-m",
-                "uvicorn",
-                "callback_sink:app",
-                "--app-dir",
-                str(Path(__file__).parent),
-                "--host",
-                "127.0.0.1",
+                str(Path(__file__).parent / "callback_sink.py"),
                 "--port",
                 str(self.port),
-                "--log-level",
-                "warning",
-                "--no-access-log",
             ],
             stdout=self._log,
             stderr=self._log,
@@ -183,13 +175,19 @@ class Sampler:
 
     def sample(self) -> Sample:
         t = time.monotonic() - self.start
+        server = cpu_seconds(self.server_pid)
+        if self.worker_pid:
+            worker = cpu_seconds(self.worker_pid)
+        else:  # serve --worker-process: its worker child (with the child's webhook child)
+            worker = sum(cpu_seconds(pid) for pid in worker_children(self.server_pid))
+            server -= worker
         s = Sample(
             t,
             delivered_count(self.db),
             self.sink.counts(),
-            cpu_seconds(self.server_pid),
+            server,
             cpu_seconds(self.sink.process.pid),
-            cpu_seconds(self.worker_pid) if self.worker_pid else 0.0,
+            worker,
         )
         self.samples.append(s)
         return s
@@ -215,6 +213,16 @@ def cpu_seconds(pid: int) -> float:
         with contextlib.suppress(OSError):  # it just exited
             total += cpu_seconds(int(child))
     return total
+
+
+def worker_children(pid: int) -> list[int]:
+    """The worker child of ``serve --worker-process`` (smsgate.cli.worker_process)."""
+    found = []
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        with contextlib.suppress(OSError):
+            if b"worker_process" in Path(f"/proc/{child}/cmdline").read_bytes():
+                found.append(int(child))
+    return found
 
 
 def rate(samples: Sequence[Sample], t0: float, t1: float, key: str) -> float:
@@ -301,8 +309,11 @@ def run(
     sampler = Sampler(db, sink, server.process.pid, worker.pid if worker else None)
     sampler.begin()
     create_url = f"{server.base_url}/2010-04-01/Accounts/{sid}/Messages.json"
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     created: WrkResult = wrk.run(create_url, args.duration, script)
     load_end = time.monotonic() - sampler.start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # wrk's, once it has been waited for
+    wrk_cpu = (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) / load_end
     # Requests wrk abandoned in flight may still commit: count the rows again until done.
     deadline = time.monotonic() + args.drain_timeout
     while True:
@@ -344,10 +355,11 @@ def run(
         f"{sum(rate(samples, t0, t1, k) for k in STATUSES):,.0f} |",
         f"| whole run: {stored:,} messages, first create → last `delivered` callback | "
         f"{stored / done_at:,.0f}/s over {done_at:.1f} s (load {load_end:.1f} s) |",
-        "| CPU in the window (with child processes): smsgate (serve / worker) / sink, "
-        "cores; smsgate µs per "
+        "| CPU in the window (with child processes): smsgate (serve / worker) / sink / wrk "
+        "(whole load), cores; smsgate µs per "
         f"delivered message | {server_cpu:.2f} ({rate(samples, t0, t1, 'server_cpu'):.2f} / "
-        f"{rate(samples, t0, t1, 'worker_cpu'):.2f}) / {rate(samples, t0, t1, 'sink_cpu'):.2f}; "
+        f"{rate(samples, t0, t1, 'worker_cpu'):.2f}) / {rate(samples, t0, t1, 'sink_cpu'):.2f}"
+        f" / {wrk_cpu:.2f}; "
         f"{1e6 * server_cpu / max(1.0, rate(samples, t0, t1, 'rows')):,.0f} |",
         "| create → delivered latency p50 / p90 / p99 / max (s) | "
         + " / ".join(f"{lat.get(k, 0) / 1000:.2f}" for k in ("p50", "p90", "p99", "max"))
@@ -377,6 +389,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         *shlex.split(args.serve_args),
     ]
     sink = Sink(workdir)
+    sink.wait_ready()  # bound to its port before the server picks one (free_port races)
     server = Server(
         command, workdir / "data", [*serve_args, *(["--no-worker"] if args.worker_process else [])]
     )

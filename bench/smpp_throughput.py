@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import json
 import os
 import shlex
@@ -110,8 +111,14 @@ class Smsc:
 
 
 def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process and its children (the webhook child, the worker child of
+    ``serve --worker-process``)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+    total = (int(fields[11]) + int(fields[12])) / TICKS
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        with contextlib.suppress(OSError):  # it just exited
+            total += cpu_seconds(int(child))
+    return total
 
 
 def delivered(db: Path) -> int:
@@ -155,7 +162,8 @@ def run(args: argparse.Namespace) -> str:
     carrier = f"smpp://bench:bench@127.0.0.1:{smsc.port}?window={args.window}"
     common = ["--sender-mps", "0", "--carrier", carrier, "--log-level", "warning"]
     separate = args.split or args.backlog
-    server = Server(command, work / "data", [*common, *(["--no-worker"] if separate else [])])
+    mode = ["--no-worker"] if separate else ["--worker-process"] if args.worker_process else []
+    server = Server(command, work / "data", [*common, *mode])
     worker: subprocess.Popen[bytes] | None = None
 
     def start_worker() -> subprocess.Popen[bytes]:
@@ -242,6 +250,8 @@ def run(args: argparse.Namespace) -> str:
             if args.backlog
             else "`serve --no-worker` + `smsgate worker`"
             if args.split
+            else "`serve --worker-process` (worker in a child process)"
+            if args.worker_process
             else "one `serve` process"
         ),
         "",
@@ -272,6 +282,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--settle", type=float, default=5.0)
     parser.add_argument(
         "--split", action="store_true", help="API and worker in two processes (two cores)"
+    )
+    parser.add_argument(
+        "--worker-process",
+        action="store_true",
+        help="serve --worker-process: the worker in a child process of serve (two cores)",
     )
     parser.add_argument(
         "--backlog",

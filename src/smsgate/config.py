@@ -52,6 +52,10 @@ class Settings:
     )
     max_body_bytes: int = _opt(1_048_576, "Largest request body accepted (413 above it).")
     worker: bool = _opt(True, "Run the delivery worker and webhook sender inside serve.")
+    worker_process: bool = _opt(
+        False,
+        "Run serve's worker and webhook sender in a child process (uses a second core).",
+    )
     carrier: str = _opt(
         "simulator",
         "The carrier messages go to: simulator, or an smpp:// (smpps://) URL; see SMPP below.",

@@ -31,6 +31,7 @@ from smsgate.domain.delivery import (
     CallbackAttempt,
     CallbackResult,
     JobAction,
+    ParkedReceipt,
     Transition,
 )
 from smsgate.domain.messages import Direction, Message, Status
@@ -46,12 +47,22 @@ from smsgate.store.sqlite_delivery import (
     apply_transitions,
     finish_callbacks,
     insert_outbound_many,
+    park_receipt,
+    take_parked_receipts_many,
 )
 from smsgate.worker.dispatcher import Dispatcher
 from tests.integration.test_sqlite_writer import ACCOUNT, message
 from tests.stores import StoreHome
 
-TABLES = ("messages", "delivery_jobs", "sender_queues", "carrier_refs", "webhook_attempts")
+TABLES = (
+    "messages",
+    "delivery_jobs",
+    "sender_queues",
+    "carrier_refs",
+    "webhook_attempts",
+    "receipt_waits",
+    "parked_receipts",
+)
 SENDING = frozenset({Status.QUEUED, Status.SENDING})
 
 
@@ -125,6 +136,19 @@ def test_a_batch_of_status_changes_is_what_they_do_one_by_one(
                 price_unit="USD",
                 job=JobAction.DONE,
                 callback=_callback(sid, "sent"),
+                receipt_due_us=5000 + i if i % 2 else None,
+            )
+        )
+    for i, sid in enumerate(sids[:10]):  # settled: their receipt deadlines go
+        changes.append(
+            Transition(
+                sid,
+                frozenset({Status.SENT}),
+                Status.DELIVERED if i % 3 else Status.UNDELIVERED,
+                4000 + i,
+                error_code=None if i % 3 else 30003,
+                error_message=None if i % 3 else "Unreachable destination handset",
+                callback=_callback(sid, "final"),
             )
         )
     # Not allowed from `sending`: applies nowhere, writes nothing.
@@ -159,6 +183,7 @@ def test_a_batch_of_status_changes_is_what_they_do_one_by_one(
     assert sum(r is not None for r in together) == len(changes) - 1
     assert _dump(grouped) == _dump(apart)
     assert grouped.execute("SELECT queued_segments FROM sender_queues").fetchone() == (n - 31,)
+    assert grouped.execute("SELECT count(*) FROM receipt_waits").fetchone() == (10,)
     # Each result is the message as stored after its change (for the last change of each).
     last = {t.message_sid: r for t, r in zip(changes, together, strict=True) if r is not None}
     for sid, returned in last.items():
@@ -166,6 +191,39 @@ def test_a_batch_of_status_changes_is_what_they_do_one_by_one(
             f"SELECT {rows.MESSAGE_COLS} FROM messages WHERE sid = ?", (sid,)
         ).fetchone()
         assert returned == rows.message_from(row)
+
+
+def test_taking_parked_receipts_in_a_batch_is_what_it_does_one_by_one(
+    pair: Callable[[int], tuple[sqlite3.Connection, ...]],
+) -> None:
+    grouped, apart = pair(1)
+    for c in (grouped, apart):
+        for i in range(20):
+            # every receipt under two forms of its id, as an SMSC's hex and decimal ids
+            ids = (f"sim-{i}", f"sim-x{i}")
+            park_receipt(c, ParkedReceipt(ids, "delivered", None, "2601011200", 100 + i))
+        # parked again under the same id: one receipt, kept once
+        park_receipt(c, ParkedReceipt(("sim-3",), "failed", 30003, None, 200))
+    items = [
+        ("sim-1",),
+        ("sim-x2", "sim-2"),
+        ("sim-3", "sim-x3"),
+        ("sim-nothing",),
+        ("sim-x1",),  # taken by the first item already
+        tuple(f"sim-{i}" for i in range(10, 40)),
+    ]
+    together = store._run_batch(
+        grouped, [store._Grouped(take_parked_receipts_many, i) for i in items]
+    )
+    one_by_one = [
+        store._run_batch(apart, [store._Grouped(take_parked_receipts_many, i)])[0] for i in items
+    ]
+    assert together == one_by_one
+    assert [len(found) for found in together] == [1, 1, 1, 0, 0, 10]
+    assert _dump(grouped) == _dump(apart)
+    assert grouped.execute("SELECT count(*) FROM parked_receipts").fetchone() == (14,)
+    nothing = store._run_batch(grouped, [store._Grouped(take_parked_receipts_many, ("x",))])
+    assert nothing == [[]]
 
 
 def test_a_batch_of_finished_callbacks_is_what_they_do_one_by_one(

@@ -6,6 +6,9 @@ exactly what each test says.
 
 from __future__ import annotations
 
+import asyncio
+import fcntl
+import os
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -140,3 +143,35 @@ def test_insert_messages_is_grouped_too(conn: sqlite3.Connection) -> None:
     ops: list[Any] = [store._Grouped(insert_messages, message(i)) for i in range(40)]
     assert store._run_batch(conn, ops) == [None] * 40
     assert count(conn, "messages") == 40
+
+
+def _lock_is_free(path: Path) -> bool:
+    """Whether another open file description could take the write lock right now."""
+    fd = os.open(path, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)  # closing releases it if it was taken
+    return True
+
+
+def test_every_write_transaction_holds_the_cross_process_write_lock(tmp_path: Path) -> None:
+    """Processes writing one file queue on ``flock`` instead of SQLite's sleeping busy
+    handler: the lock is held while a transaction runs, and free between them."""
+    db = tmp_path / "smsgate.db"
+    lock = store.write_lock_path(db)
+
+    async def run() -> tuple[bool, bool]:
+        s = store.SqliteStore(db)
+        await s.open()
+        try:
+            inside: bool = await s._write(lambda c: _lock_is_free(lock))
+            return inside, _lock_is_free(lock)
+        finally:
+            await s.close()
+
+    inside, between = asyncio.run(run())
+    assert inside is False
+    assert between is True

@@ -153,6 +153,16 @@ def _add_smsc_sim(sub: Any) -> None:
     sim.set_defaults(run=commands.smsc_sim)
 
 
+def configure_logging(settings: Settings) -> None:
+    """Log to stderr at the configured level (every smsgate process, children too)."""
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     cli: dict[str, Any] = {n: getattr(args, n, None) for n in setting_names()}
@@ -161,12 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"smsgate: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    configure_logging(settings)
     log = logging.getLogger("smsgate")
     for warning in warnings:
         log.warning(warning)

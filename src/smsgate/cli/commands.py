@@ -32,6 +32,7 @@ from smsgate.cli.runtime import (
     build_pipeline,
     console_secret,
 )
+from smsgate.cli.worker_process import WorkerProcess, watch_control
 from smsgate.clock import SystemClock
 from smsgate.config import Settings
 from smsgate.domain.accounts import Account
@@ -53,8 +54,11 @@ class CommandError(Exception):
     """A command cannot run as asked (printed without a traceback, exit status 2)."""
 
 
-def build_store(settings: Settings) -> Store:
-    """Pick the store backend the settings name."""
+def build_store(settings: Settings, *, sole_api: bool = True) -> Store:
+    """Pick the store backend the settings name. ``sole_api``: this process serves the API,
+    the only writer of accounts, keys and numbers, so the SQLite store may cache them; a
+    worker process must read them fresh (a number's StatusCallback may change under it).
+    PostgreSQL never caches them (other processes write them)."""
     if settings.postgres_url is not None:
         postgres = _postgres()
         store: Store = postgres.PostgresStore(
@@ -71,7 +75,7 @@ def build_store(settings: Settings) -> Store:
             f"unsupported database URL {settings.database_url!r}: "
             "use sqlite:///PATH (or the data dir) or postgresql://…"
         )
-    return SqliteStore(path, media_dir=settings.data_dir / "media")
+    return SqliteStore(path, media_dir=settings.data_dir / "media", cache_entities=sole_api)
 
 
 def _postgres() -> Any:
@@ -192,9 +196,12 @@ async def _serve(settings: Settings, sock: socket.socket | None = None) -> int:
             if created is not None:
                 _print_welcome(settings, *created)
         media = build_media(settings, store, clock, fetcher)
-        pipeline = build_pipeline(settings, store, clock, media) if settings.worker else None
-        messages = build_messages(settings, store, clock, pipeline)
-        inbound = build_inbound(settings, store, clock, pipeline.wake if pipeline else None, media)
+        in_process = settings.worker and not settings.worker_process
+        pipeline = build_pipeline(settings, store, clock, media) if in_process else None
+        child = WorkerProcess(settings) if settings.worker and settings.worker_process else None
+        wake = pipeline.wake if pipeline is not None else child.wake if child is not None else None
+        messages = build_messages(settings, store, clock, wake)
+        inbound = build_inbound(settings, store, clock, wake, media)
         app = create_app(
             settings,
             store,
@@ -218,12 +225,16 @@ async def _serve(settings: Settings, sock: socket.socket | None = None) -> int:
         _settle_gc()
         if pipeline is not None:
             pipeline.start()
+        if child is not None:
+            await child.start()
         try:
             with _quiet_exit_signals():
                 await server.serve(sockets=None if sock is None else [sock])
         finally:
             if pipeline is not None:
                 await pipeline.close()
+            if child is not None:
+                await child.close()
     finally:
         await fetcher.close()
         await store.close()
@@ -298,9 +309,15 @@ def worker(settings: Settings, args: argparse.Namespace) -> int:
     return _run(lambda: _worker(settings))
 
 
-async def _worker(settings: Settings) -> int:
-    """Deliver and call back without serving the API, until SIGTERM or SIGINT."""
-    store = build_store(settings)
+def worker_child(settings: Settings, *, control_fd: int) -> int:
+    """The worker child of ``serve --worker-process`` (smsgate.cli.worker_process)."""
+    return _run(lambda: _worker(settings, control_fd=control_fd))
+
+
+async def _worker(settings: Settings, *, control_fd: int | None = None) -> int:
+    """Deliver and call back without serving the API, until SIGTERM or SIGINT (or, as the
+    child of ``serve``, until its control pipe closes)."""
+    store = build_store(settings, sole_api=False)
     await store.open()
     fetcher = build_fetcher(settings)
     try:
@@ -311,6 +328,8 @@ async def _worker(settings: Settings) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, pipeline.stop.set)
+        if control_fd is not None:
+            watch_control(control_fd, pipeline.wake, pipeline.stop.set)
         _settle_gc()
         pipeline.start()
         log.info("worker %s running", pipeline.dispatcher.owner)

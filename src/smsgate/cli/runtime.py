@@ -136,8 +136,9 @@ def build_pipeline(settings: Settings, store: Store, clock: Clock, media: MediaS
 
 
 def build_messages(
-    settings: Settings, store: Store, clock: Clock, pipeline: Pipeline | None
+    settings: Settings, store: Store, clock: Clock, wake: Callable[[], None] | None
 ) -> MessageService:
+    """``wake``: tells the worker that work was enqueued (in this process or a child)."""
     return MessageService(
         store,
         clock,
@@ -146,7 +147,7 @@ def build_messages(
         open_senders=(
             frozenset({simulator.ALWAYS_VALID_FROM}) if uses_simulator(settings) else frozenset()
         ),
-        on_enqueued=pipeline.wake if pipeline is not None else None,
+        on_enqueued=wake,
         min_schedule_lead=settings.min_schedule_lead,
     )
 

@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
+import os
 import queue
 import sqlite3
 import threading
@@ -156,6 +158,7 @@ class _Writer(threading.Thread):
 
     def run(self) -> None:
         conn = _connect(self._path, writer=True)
+        lock = os.open(write_lock_path(self._path), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         self.ready.set()
         try:
             while True:
@@ -163,12 +166,14 @@ class _Writer(threading.Thread):
                 if first is None:
                     return
                 batch, stopping = self._drain(first)
-                results = self._run_batch(conn, batch)
+                with _held(lock):
+                    results = self._run_batch(conn, batch)
                 self._loop.call_soon_threadsafe(_resolve_all, batch, results)
                 if stopping:
                     return
         finally:
             conn.close()
+            os.close(lock)
 
     def _drain(self, first: _Task) -> tuple[list[_Task], bool]:
         batch = [first]
@@ -186,6 +191,30 @@ class _Writer(threading.Thread):
         self.batches += 1
         self.ops += len(batch)
         return _run_batch(conn, [op for op, _ in batch])
+
+
+def write_lock_path(db: Path) -> Path:
+    """The lock file every smsgate process takes around each write transaction on ``db``."""
+    return db.with_name(db.name + "-writelock")
+
+
+@contextmanager
+def _held(fd: int) -> Iterator[None]:
+    """Hold the cross-process write lock (``flock``) for one write transaction.
+
+    Several processes may write one file (``smsgate serve --no-worker`` beside ``smsgate
+    worker``, the CLI beside a server). SQLite alone lets a writer that finds the file locked
+    sleep in its busy handler (1, 2, 5, 10 … 100 ms) while the other process takes the lock
+    again and again, so under load one of them starved (create p99 3.8 s). Waiting on
+    ``flock`` instead is a kernel wait that ends when the lock is released; SQLite's own lock
+    and busy timeout stay, for writers that do not take this lock (migrations, the sqlite3
+    shell). The kernel releases the lock of a process that dies, SIGKILL included.
+    """
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 def _run_batch(conn: sqlite3.Connection, ops: list[Op | _Grouped]) -> list[Any]:
@@ -322,10 +351,13 @@ class _ReadCache(Generic[E]):
     Entities are frozen dataclasses, so every caller can share the cached object.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, enabled: bool = True) -> None:
         self._items: dict[str, E] = {}
+        self._enabled = enabled
 
     def get(self, key: str, load: Callable[[str], E | None]) -> E | None:
+        if not self._enabled:
+            return load(key)
         found = self._items.get(key)
         if found is None:
             found = load(key)
@@ -353,8 +385,17 @@ class _ReadCache(Generic[E]):
 class SqliteStore:
     """The Store on one SQLite file (by default ``<data dir>/smsgate.db``)."""
 
-    def __init__(self, path: Path, *, readers: int = 2, media_dir: Path | None = None) -> None:
-        """``media_dir``: where media content lives (default: ``media`` beside the file)."""
+    def __init__(
+        self,
+        path: Path,
+        *,
+        readers: int = 2,
+        media_dir: Path | None = None,
+        cache_entities: bool = True,
+    ) -> None:
+        """``media_dir``: where media content lives (default: ``media`` beside the file).
+        ``cache_entities``: cache accounts, keys and numbers (below); only for the process
+        that serves the API, which is the only one that changes them."""
         self.path = path
         self.blobs = BlobDir(media_dir if media_dir is not None else path.parent / "media")
         self._readers_n = readers
@@ -366,9 +407,9 @@ class SqliteStore:
         # Every request authenticates and checks its sender: cache those small tables here.
         # This process is the only writer of the file (the CLI only adds accounts), so
         # dropping an entry around each write keeps the caches exact.
-        self._accounts: _ReadCache[Account] = _ReadCache()
-        self._keys: _ReadCache[ApiKey] = _ReadCache()
-        self._numbers: _ReadCache[PhoneNumber] = _ReadCache()
+        self._accounts: _ReadCache[Account] = _ReadCache(cache_entities)
+        self._keys: _ReadCache[ApiKey] = _ReadCache(cache_entities)
+        self._numbers: _ReadCache[PhoneNumber] = _ReadCache(cache_entities)
 
     @property
     def url(self) -> str:
@@ -765,7 +806,10 @@ class SqliteStore:
     async def take_parked_receipts(
         self, carrier_ids: tuple[str, ...]
     ) -> list[tuple[str, ParkedReceipt]]:
-        return await self._write(lambda c: delivery.take_parked_receipts(c, carrier_ids))
+        found: list[tuple[str, ParkedReceipt]] = await self._write_grouped(
+            delivery.take_parked_receipts_many, carrier_ids
+        )
+        return found
 
     async def mark_part(self, carrier_id: str, state: str) -> list[str]:
         return await self._write(lambda c: delivery.mark_part(c, carrier_id, state))

@@ -261,19 +261,29 @@ def _receipt_bookkeeping(
     c: sqlite3.Connection, applied: list[Transition], before: dict[str, rows.Row]
 ) -> None:
     """Receipt deadlines of ``sent`` messages, and the progress of split submits: only a
-    split message can have recorded progress, only a sent one a receipt deadline."""
+    split message can have recorded progress, only a sent one a receipt deadline. Set-based,
+    like the rest of the round: every message appears once in a round, and the three
+    statements touch different rows of different tables."""
+    progress_done: list[str] = []
+    waits: list[tuple[str, int]] = []
+    waits_done: list[str] = []
     for t in applied:
         row = before[t.message_sid]
         settled = t.status in RECEIPT_SETTLED
         if row[_COL["num_segments"]] > 1 and (t.part_ids or t.carrier_id or settled):
-            c.execute("DELETE FROM submit_progress WHERE message_sid = ?", (t.message_sid,))
+            progress_done.append(t.message_sid)
         if t.receipt_due_us is not None:
-            c.execute(
-                "INSERT OR REPLACE INTO receipt_waits (message_sid, due_at) VALUES (?, ?)",
-                (t.message_sid, t.receipt_due_us),
-            )
+            waits.append((t.message_sid, t.receipt_due_us))
         elif settled and row[_COL["status"]] == Status.SENT.value:
-            c.execute("DELETE FROM receipt_waits WHERE message_sid = ?", (t.message_sid,))
+            waits_done.append(t.message_sid)
+    _delete_in(c, "DELETE FROM submit_progress WHERE message_sid IN ", progress_done)
+    insert_rows(c, "INSERT OR REPLACE INTO receipt_waits (message_sid, due_at) VALUES ", 2, waits)
+    _delete_in(c, "DELETE FROM receipt_waits WHERE message_sid IN ", waits_done)
+
+
+def _delete_in(c: sqlite3.Connection, head: str, keys: list[str]) -> None:
+    for chunk in in_chunks(keys):
+        c.execute(f"{head}({in_list(len(chunk))})", chunk)
 
 
 _COL = {name: i for i, name in enumerate(rows.MESSAGE_NAMES)}
@@ -502,17 +512,37 @@ def take_parked_receipts(
 ) -> list[tuple[str, ParkedReceipt]]:
     """The parked receipts for these carrier ids (with the id each matched), removed
     under every form of their id."""
-    found: dict[str, tuple[str, ParkedReceipt]] = {}
-    for carrier_id in carrier_ids:
-        matched = c.execute(
-            "SELECT receipt, status, error_code, done_date, created_at FROM parked_receipts "
-            "WHERE carrier_id = ? ORDER BY id",
-            (carrier_id,),
-        ).fetchall()
-        for r in matched:
-            found.setdefault(r[0], (carrier_id, ParkedReceipt((carrier_id,), *r[1:])))
-    c.executemany("DELETE FROM parked_receipts WHERE receipt = ?", [(k,) for k in found])
-    return list(found.values())
+    return take_parked_receipts_many(c, [carrier_ids])[0]
+
+
+def take_parked_receipts_many(
+    c: sqlite3.Connection, items: list[tuple[str, ...]]
+) -> list[list[tuple[str, ParkedReceipt]]]:
+    """``take_parked_receipts`` for each item, as if one after the other (a grouped
+    operation: one SELECT for the whole batch, and a DELETE only when something matched;
+    almost always nothing is parked)."""
+    by_id: dict[str, list[tuple[Any, ...]]] = {}
+    for chunk in in_chunks([carrier_id for ids in items for carrier_id in ids]):
+        for r in c.execute(
+            "SELECT carrier_id, receipt, status, error_code, done_date, created_at "
+            f"FROM parked_receipts WHERE carrier_id IN ({in_list(len(chunk))}) ORDER BY id",
+            chunk,
+        ):
+            by_id.setdefault(r[0], []).append(r[1:])
+    if not by_id:
+        return [[] for _ in items]
+    taken: set[str] = set()
+    out: list[list[tuple[str, ParkedReceipt]]] = []
+    for carrier_ids in items:
+        found: dict[str, tuple[str, ParkedReceipt]] = {}
+        for carrier_id in dict.fromkeys(carrier_ids):
+            for r in by_id.get(carrier_id, ()):
+                if r[0] not in taken:
+                    found.setdefault(r[0], (carrier_id, ParkedReceipt((carrier_id,), *r[1:])))
+        taken.update(found)
+        out.append(list(found.values()))
+    c.executemany("DELETE FROM parked_receipts WHERE receipt = ?", [(k,) for k in taken])
+    return out
 
 
 def mark_part(c: sqlite3.Connection, carrier_id: str, state: str) -> list[str]:

@@ -11,9 +11,10 @@ taken from the server's event loop and its one interpreter lock.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Protocol
-from urllib.parse import urlencode
+from urllib.parse import quote_plus
 
 import aiohttp
 from yarl import URL
@@ -137,7 +138,26 @@ def session(concurrency: int, user_agent: str) -> aiohttp.ClientSession:
 
 def form_url(url: str, params: tuple[tuple[str, str], ...]) -> str:
     """``url`` with ``params`` appended as its query string (a GET webhook)."""
-    return f"{url}{'&' if '?' in url else '?'}{urlencode(params)}" if params else url
+    return f"{url}{'&' if '?' in url else '?'}{form_encode(params)}" if params else url
+
+
+# What quote_plus leaves as it is (urllib.parse's always-safe characters), and "+", which
+# it writes as %2B (every phone number starts with one).
+_PLAIN = re.compile(r"[A-Za-z0-9_.~+-]*")
+
+
+def form_encode(params: tuple[tuple[str, str], ...]) -> str:
+    """``urlencode(params)``, byte for byte, at a fraction of its cost: most names and
+    values of a callback (SIDs, statuses, the API version) need no quoting, and urlencode
+    quoted every one of them character by character (a sixth of the webhook process's CPU).
+    """
+    return "&".join(f"{_quoted(k)}={_quoted(v)}" for k, v in params)
+
+
+def _quoted(text: str) -> str:
+    if _PLAIN.fullmatch(text):
+        return text.replace("+", "%2B") if "+" in text else text
+    return quote_plus(text)
 
 
 async def request(
@@ -159,7 +179,7 @@ async def request(
     answer. ``total_s`` bounds the whole request, body included (an ``rt`` failure)."""
     body: bytes | None = None
     if method.upper() != "GET":
-        body = urlencode(params).encode()
+        body = form_encode(params).encode()
         headers = {**headers, "Content-Type": FORM}
     try:
         async with http.request(

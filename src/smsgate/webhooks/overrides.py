@@ -8,6 +8,7 @@ fragment is never sent to the receiver; a URL without one uses the defaults.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import parse_qsl, urldefrag
 
 RETRY_POLICIES = ("all", "ct", "rt", "4xx", "5xx")
@@ -34,8 +35,12 @@ _RANGES = {
 }
 
 
+@lru_cache(maxsize=1024)
 def split(url: str, default: Overrides | None = None) -> tuple[str, Overrides]:
-    """The URL to request (without its fragment) and the overrides its fragment names."""
+    """The URL to request (without its fragment) and the overrides its fragment names.
+
+    Cached: callbacks go to a few URLs thousands of times a second (an OverrideError is
+    not cached, and is raised again for the same URL)."""
     base, fragment = urldefrag(url)
     d = default or Overrides()
     ints: dict[str, int] = {}
