@@ -32,6 +32,8 @@ Run from the repository root (needs ``wrk``):
 
     .venv/bin/python bench/e2e_throughput.py                       # 30 s of load, 1 pass
     .venv/bin/python bench/e2e_throughput.py --rate 2000          # paced creates
+    createdb -h 127.0.0.1 -U postgres bench && .venv/bin/python bench/e2e_throughput.py \
+        --database-url postgresql://postgres@127.0.0.1/bench --workers 4   # PostgreSQL, 4 workers
 """
 
 from __future__ import annotations
@@ -139,11 +141,29 @@ class Sink:
         self._log.close()
 
 
-def delivered_count(db: Path) -> int:
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10) as conn:
-        return int(
-            conn.execute("SELECT count(*) FROM messages WHERE status = 'delivered'").fetchone()[0]
-        )
+class Db:
+    """Read-only queries on the server's store: the SQLite file, or a PostgreSQL database."""
+
+    def __init__(self, sqlite_path: Path, database_url: str | None) -> None:
+        self.sqlite_path = sqlite_path
+        self.database_url = database_url
+
+    def rows(self, sql: str) -> list[tuple[int, ...]]:
+        if self.database_url is not None:
+            import psycopg
+
+            with psycopg.connect(self.database_url) as pg:
+                return [tuple(r) for r in pg.execute(sql).fetchall()]
+        uri = f"file:{self.sqlite_path}?mode=ro"
+        with sqlite3.connect(uri, uri=True, timeout=10) as conn:
+            return [tuple(r) for r in conn.execute(sql).fetchall()]
+
+    def count(self, sql: str) -> int:
+        return int(self.rows(sql)[0][0])
+
+
+def delivered_count(db: Db) -> int:
+    return db.count("SELECT count(*) FROM messages WHERE status = 'delivered'")
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,10 +178,10 @@ class Sample:
 
 @dataclass
 class Sampler:
-    db: Path
+    db: Db
     sink: Sink
     server_pid: int
-    worker_pid: int | None
+    worker_pids: list[int]
     every: float = 1.0
     samples: list[Sample] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -176,8 +196,8 @@ class Sampler:
     def sample(self) -> Sample:
         t = time.monotonic() - self.start
         server = cpu_seconds(self.server_pid)
-        if self.worker_pid:
-            worker = cpu_seconds(self.worker_pid)
+        if self.worker_pids:
+            worker = sum(cpu_seconds(pid) for pid in self.worker_pids)
         else:  # serve --worker-process: its worker child (with the child's webhook child)
             worker = sum(cpu_seconds(pid) for pid in worker_children(self.server_pid))
             server -= worker
@@ -196,7 +216,7 @@ class Sampler:
         while not self._stop.wait(self.every):
             try:
                 self.sample()
-            except (OSError, sqlite3.Error) as exc:
+            except Exception as exc:  # a sample may fail (sqlite3 or psycopg); try again
                 print(f"sample failed: {exc}", file=sys.stderr)
 
     def end(self) -> None:
@@ -243,14 +263,13 @@ def rate(samples: Sequence[Sample], t0: float, t1: float, key: str) -> float:
     return (value(b) - value(a)) / (b.t - a.t)
 
 
-def latencies(db: Path) -> tuple[int, dict[str, float]]:
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-        found = [
-            (r[0] - r[1]) / 1000
-            for r in conn.execute(
-                "SELECT date_updated, date_created FROM messages WHERE status = 'delivered'"
-            )
-        ]
+def latencies(db: Db) -> tuple[int, dict[str, float]]:
+    found = [
+        (r[0] - r[1]) / 1000
+        for r in db.rows(
+            "SELECT date_updated, date_created FROM messages WHERE status = 'delivered'"
+        )
+    ]
     if not found:
         return 0, {}
     found.sort()
@@ -276,6 +295,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         action="store_true",
         help="serve with --no-worker and run `smsgate worker` beside it (two processes)",
     )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="serve with --no-worker and run this many `smsgate worker` processes beside it",
+    )
+    p.add_argument(
+        "--database-url",
+        default=None,
+        help="run on this empty PostgreSQL database (postgresql://…) instead of SQLite",
+    )
     p.add_argument("--drain-timeout", type=float, default=300.0)
     p.add_argument("--wrk", default=shutil.which("wrk") or "wrk")
     p.add_argument("--keep", action="store_true", help="keep the data dir and the logs")
@@ -287,7 +317,8 @@ def run(
     server: Server,
     sink: Sink,
     workdir: Path,
-    worker: subprocess.Popen[bytes] | None,
+    workers: list[subprocess.Popen[bytes]],
+    db: Db,
 ) -> tuple[str, bool]:
     sid, token = server.wait_ready()
     sink.wait_ready()
@@ -305,8 +336,7 @@ def run(
             pause_ms=pause_ms,
         )
     )
-    db = server.data_dir / "smsgate.db"
-    sampler = Sampler(db, sink, server.process.pid, worker.pid if worker else None)
+    sampler = Sampler(db, sink, server.process.pid, [w.pid for w in workers])
     sampler.begin()
     create_url = f"{server.base_url}/2010-04-01/Accounts/{sid}/Messages.json"
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -339,7 +369,8 @@ def run(
         f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; machine: {os.cpu_count()} CPUs, "
         f"{platform.system()} {platform.release()}, Python {platform.python_version()}; "
         f"load average at the end {', '.join(f'{x:.2f}' for x in os.getloadavg())}",
-        f"- server: `{shlex.join(server.command)}`",
+        f"- server: `{shlex.join(server.command)}`"
+        + (f" and {len(workers)} x `smsgate worker`" if workers else ""),
         f"- wrk: `-t1 -c{args.connections} -d{args.duration:g}s`"
         + (f", paced to ~{args.rate:g}/s (delay {pause_ms} ms)" if pause_ms else ""),
         "",
@@ -372,9 +403,8 @@ def run(
     return "\n".join(lines), ok
 
 
-def _stored(db: Path) -> int:
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10) as conn:
-        return int(conn.execute("SELECT count(*) FROM messages").fetchone()[0])
+def _stored(db: Db) -> int:
+    return db.count("SELECT count(*) FROM messages")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -388,22 +418,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         str(args.simulator_delay),
         *shlex.split(args.serve_args),
     ]
+    store_args = ["--database-url", args.database_url] if args.database_url else []
+    n_workers = args.workers or (1 if args.worker_process else 0)
     sink = Sink(workdir)
     sink.wait_ready()  # bound to its port before the server picks one (free_port races)
     server = Server(
-        command, workdir / "data", [*serve_args, *(["--no-worker"] if args.worker_process else [])]
+        command,
+        workdir / "data",
+        [*serve_args, *store_args, *(["--no-worker"] if n_workers else [])],
     )
-    worker: subprocess.Popen[bytes] | None = None
+    db = Db(server.data_dir / "smsgate.db", args.database_url)
+    workers: list[subprocess.Popen[bytes]] = []
     ok = False
     try:
-        if args.worker_process:
+        if n_workers:
             server.wait_ready()
-            worker = subprocess.Popen(
-                [*command, "worker", "--data-dir", str(server.data_dir), *serve_args],
-                stdout=subprocess.DEVNULL,
-                stderr=(workdir / "worker.log").open("w"),
-            )
-        text, ok = run(args, server, sink, workdir, worker)
+            for i in range(n_workers):
+                workers.append(
+                    subprocess.Popen(
+                        [
+                            *command,
+                            "worker",
+                            "--data-dir",
+                            str(server.data_dir),
+                            *serve_args,
+                            *store_args,
+                        ],
+                        stdout=subprocess.DEVNULL,
+                        stderr=(workdir / f"worker-{i}.log").open("w"),
+                    )
+                )
+        text, ok = run(args, server, sink, workdir, workers, db)
         code = server.stop()
         print(text)
         if code != 0:
@@ -414,8 +459,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"FAILED: {exc}", file=sys.stderr)
         return 1
     finally:
-        if worker is not None:
+        for worker in workers:
             worker.send_signal(signal.SIGTERM)
+        for worker in workers:
             if worker.wait(30) != 0:
                 print(f"FAILED: smsgate worker exited with {worker.returncode}")
                 ok = False
