@@ -25,6 +25,8 @@ Run from the repository root:
     python bench/list_latency.py                  # 1,000,000 + 100,000 messages, 3 x 5 s runs
     python bench/list_latency.py --data-dir /tmp/lb --keep      # keep the seeded data dir
     python bench/list_latency.py --data-dir /tmp/lb --reuse     # measure it again, no seeding
+    createdb -h 127.0.0.1 -U postgres listbench && python bench/list_latency.py \
+        --database-url postgresql://postgres@127.0.0.1/listbench  # the same on PostgreSQL
 """
 
 from __future__ import annotations
@@ -118,8 +120,16 @@ class Seeded:
     seconds: float
 
 
-async def _create_accounts(path: Path) -> tuple[Any, Any, list[str]]:
-    store = SqliteStore(path)
+def _store(path: Path, database_url: str | None) -> Any:
+    if database_url is not None:
+        from smsgate.store.postgres import PostgresStore
+
+        return PostgresStore(database_url, media_dir=path.parent / "media")
+    return SqliteStore(path)
+
+
+async def _create_accounts(path: Path, database_url: str | None) -> tuple[Any, Any, list[str]]:
+    store = _store(path, database_url)
     await store.open()
     clock = SystemClock()
     try:
@@ -237,11 +247,20 @@ def _check_row_layout(maker: RowMaker, account_sid: str) -> None:
                 raise SystemExit(f"seed rows drifted from rows.message_params: {diff}")
 
 
-def seed(data_dir: Path, smsgate_cmd: list[str], n_main: int, n_other: int) -> Seeded:
+def seed(
+    data_dir: Path,
+    smsgate_cmd: list[str],
+    n_main: int,
+    n_other: int,
+    database_url: str | None = None,
+) -> Seeded:
     data_dir.mkdir(parents=True, exist_ok=True)
     db = data_dir / DB_FILE
-    subprocess.run([*smsgate_cmd, "db", "upgrade", "--data-dir", str(data_dir)], check=True)
-    main, other, senders = asyncio.run(_create_accounts(db))
+    store_args = ["--database-url", database_url] if database_url else []
+    subprocess.run(
+        [*smsgate_cmd, "db", "upgrade", "--data-dir", str(data_dir), *store_args], check=True
+    )
+    main, other, senders = asyncio.run(_create_accounts(db, database_url))
     rng = random.Random(20261125)
     maker = RowMaker(rng)
     _check_row_layout(maker, main.sid)
@@ -257,11 +276,7 @@ def seed(data_dir: Path, smsgate_cmd: list[str], n_main: int, n_other: int) -> S
         return ((t, tag) for t in _times(rng, n, start, span))
 
     started = time.perf_counter()
-    conn = sqlite3.connect(db, isolation_level=None)
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = OFF")
-    conn.execute("PRAGMA cache_size = -1048576")
-    conn.execute("PRAGMA temp_store = MEMORY")
+    sink = _PgSink(database_url) if database_url else _SqliteSink(db)
     n_total = n_main + n_other
     tos = rng.choices(to_numbers, cum_weights=to_cum, k=n_main)
     froms = rng.choices(senders, cum_weights=sender_cum, k=n_main)
@@ -281,18 +296,12 @@ def seed(data_dir: Path, smsgate_cmd: list[str], n_main: int, n_other: int) -> S
             i_other += 1
         batch.append(r)
         if len(batch) >= BATCH:
-            _insert(conn, batch)
+            sink.insert(batch)
             batch = []
     if batch:
-        _insert(conn, batch)
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        sink.insert(batch)
+    counts = sink.finish(main.sid)
     seconds = time.perf_counter() - started
-
-    counts = conn.execute(
-        "SELECT to_number, count(*) FROM messages WHERE account_sid = ? GROUP BY to_number",
-        (main.sid,),
-    ).fetchall()
-    conn.close()
     by_count = sorted(counts, key=lambda c: -c[1])
     hot_to, hot_n = by_count[0]
     warm_to, warm_n = min(by_count, key=lambda c: abs(c[1] - 1000))
@@ -308,10 +317,51 @@ def _as_dict(s: Seeded) -> dict[str, Any]:
     return {name: getattr(s, name) for name in Seeded.__slots__}
 
 
-def _insert(conn: sqlite3.Connection, batch: list[tuple[Any, ...]]) -> None:
-    conn.execute("BEGIN")
-    conn.executemany(INSERT, batch)
-    conn.execute("COMMIT")
+COUNT_TO = "SELECT to_number, count(*) FROM messages WHERE account_sid = ? GROUP BY to_number"
+
+
+class _SqliteSink:
+    """Bulk rows into the SQLite file, in large transactions."""
+
+    def __init__(self, db: Path) -> None:
+        self.conn = sqlite3.connect(db, isolation_level=None)
+        self.conn.execute("PRAGMA journal_mode = WAL")
+        self.conn.execute("PRAGMA synchronous = OFF")
+        self.conn.execute("PRAGMA cache_size = -1048576")
+        self.conn.execute("PRAGMA temp_store = MEMORY")
+
+    def insert(self, batch: list[tuple[Any, ...]]) -> None:
+        self.conn.execute("BEGIN")
+        self.conn.executemany(INSERT, batch)
+        self.conn.execute("COMMIT")
+
+    def finish(self, account_sid: str) -> list[Any]:
+        self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        counts = self.conn.execute(COUNT_TO, (account_sid,)).fetchall()
+        self.conn.close()
+        return counts
+
+
+class _PgSink:
+    """Bulk rows into PostgreSQL with COPY, then ANALYZE (as autovacuum would, later)."""
+
+    def __init__(self, url: str) -> None:
+        import psycopg
+
+        self.conn = psycopg.connect(url)
+
+    def insert(self, batch: list[tuple[Any, ...]]) -> None:
+        with self.conn.cursor().copy(f"COPY messages ({', '.join(COLS)}) FROM STDIN") as copy:
+            for r in batch:
+                copy.write_row(r)
+        self.conn.commit()
+
+    def finish(self, account_sid: str) -> list[Any]:
+        self.conn.autocommit = True
+        self.conn.execute("VACUUM ANALYZE messages")
+        counts = self.conn.execute(COUNT_TO.replace("?", "%s"), (account_sid,)).fetchall()
+        self.conn.close()
+        return counts
 
 
 # -- serving and measuring --------------------------------------------------------------------
@@ -325,10 +375,13 @@ def _free_port() -> int:
 
 
 class Server:
-    def __init__(self, cmd: list[str], data_dir: Path, port: int, log: Path) -> None:
+    def __init__(
+        self, cmd: list[str], data_dir: Path, port: int, log: Path, extra: Sequence[str] = ()
+    ) -> None:
         self.base = f"http://127.0.0.1:{port}"
         self._log = log.open("wb")
         args = ["serve", "--data-dir", str(data_dir), "--host", "127.0.0.1", "--port", str(port)]
+        args += list(extra)
         self.proc = subprocess.Popen(
             [*cmd, *args, "--no-bootstrap", "--log-level", "warning"],
             stdout=self._log,
@@ -379,17 +432,30 @@ def _expect_page(body: dict[str, Any], path: str, first_sid: str | None = None) 
         raise SystemExit(f"GET {path}: page starts at {sids[0]}, SQL says {first_sid}")
 
 
-def _sql_sid_at(db: Path, account: str, where: str, params: Sequence[Any], offset: int) -> str:
+def _sql_sid_at(
+    db: Path,
+    account: str,
+    where: str,
+    params: Sequence[Any],
+    offset: int,
+    database_url: str | None = None,
+) -> str:
     """The SID at ``offset`` in a list, as the list orders (list_key DESC, sid DESC)."""
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        row = conn.execute(
-            f"SELECT sid FROM messages WHERE account_sid = ? {where} "
-            "ORDER BY list_key DESC, sid DESC LIMIT 1 OFFSET ?",
-            (account, *params, offset),
-        ).fetchone()
-    finally:
-        conn.close()
+    sql = (
+        f"SELECT sid FROM messages WHERE account_sid = ? {where} "
+        "ORDER BY list_key DESC, sid DESC LIMIT 1 OFFSET ?"
+    )
+    if database_url is not None:
+        import psycopg
+
+        with psycopg.connect(database_url) as pg:
+            row = pg.execute(sql.replace("?", "%s"), (account, *params, offset)).fetchone()
+    else:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            row = conn.execute(sql, (account, *params, offset)).fetchone()
+        finally:
+            conn.close()
     if row is None:
         raise SystemExit(f"no row at offset {offset}")
     sid: str = row[0]
@@ -547,6 +613,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--walk", type=int, default=100, help="pages to walk for the deep To page")
     ap.add_argument("--deep-page", type=int, default=10_000, help="unfiltered deep page number")
     ap.add_argument("--only", help="comma-separated case letters to measure (default: all)")
+    ap.add_argument(
+        "--database-url",
+        help="seed and serve an empty PostgreSQL database (postgresql://…) instead of SQLite",
+    )
     args = ap.parse_args(argv)
 
     smsgate_cmd = shlex.split(args.smsgate) if args.smsgate else _default_smsgate()
@@ -569,13 +639,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             if (data_dir / DB_FILE).exists():
                 raise SystemExit(f"{data_dir} already has a database; use --reuse or another dir")
-            seeded = seed(data_dir, smsgate_cmd, args.messages, args.other_messages)
+            seeded = seed(
+                data_dir, smsgate_cmd, args.messages, args.other_messages, args.database_url
+            )
             total = seeded.messages + seeded.other_messages
             print(
                 f"seeded {total:,} messages in {seeded.seconds:.1f} s "
                 f"({total / seeded.seconds:,.0f} rows/s)"
             )
-        size = (data_dir / DB_FILE).stat().st_size
+        size = _db_size(data_dir, args.database_url)
         print(
             f"main account {seeded.messages:,} messages, second account "
             f"{seeded.other_messages:,}; database {size / 2**20:,.0f} MiB\n"
@@ -586,6 +658,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if temp and not args.keep:
             shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _db_size(data_dir: Path, database_url: str | None) -> int:
+    if database_url is None:
+        return (data_dir / DB_FILE).stat().st_size
+    import psycopg
+
+    with psycopg.connect(database_url) as pg:
+        row = pg.execute("SELECT pg_database_size(current_database())").fetchone()
+    return int(row[0]) if row else 0
 
 
 def measure(
@@ -605,7 +687,9 @@ def measure(
 
     hot = seeded.hot_to
     mid_day = (datetime.now(UTC) - timedelta(days=15)).strftime("%Y-%m-%d")
-    server = Server(smsgate_cmd, data_dir, _free_port(), data_dir / "serve.log")
+    url = args.database_url
+    extra = ["--database-url", url, "--no-worker"] if url else []
+    server = Server(smsgate_cmd, data_dir, _free_port(), data_dir / "serve.log", extra)
     results: list[WrkResult] = []
     try:
         base = server.base
@@ -617,14 +701,13 @@ def measure(
         _expect_page(
             get_json(base, deep_to, auth),
             deep_to,
-            _sql_sid_at(db, acct, "AND to_number = ?", (hot,), walked),
+            _sql_sid_at(db, acct, "AND to_number = ?", (hot,), walked, url),
         )
         deep_n = args.deep_page
-        boundary = _sql_sid_at(db, acct, "", (), deep_n * PAGE_SIZE - 1)
+        boundary = _sql_sid_at(db, acct, "", (), deep_n * PAGE_SIZE - 1, url)
         deep_all = q(PageSize=str(PAGE_SIZE), Page=str(deep_n), PageToken="PA" + boundary)
-        _expect_page(
-            get_json(base, deep_all, auth), deep_all, _sql_sid_at(db, acct, "", (), deep_n * 50)
-        )
+        deep_first = _sql_sid_at(db, acct, "", (), deep_n * 50, url)
+        _expect_page(get_json(base, deep_all, auth), deep_all, deep_first)
         date_sent = q(DateSent_gte=mid_day, PageSize=str(PAGE_SIZE))
         # A rare To inside a DateSent range, a few pages deep: the shape whose plan left the
         # To index when the range and the page boundary were two separate bounds.
