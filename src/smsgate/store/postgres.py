@@ -98,9 +98,11 @@ RunMany = Callable[[PgConn, list[Any]], list[Any]]
 SERIALIZABLE = IsolationLevel.SERIALIZABLE
 READ_COMMITTED = IsolationLevel.READ_COMMITTED
 MAX_BATCH = 256
-# A serialization failure is retried at once, then after short random pauses; this many
-# failures in a row means something is wrong (it has never been approached in tests).
-MAX_TRIES = 64
+# A serialization failure is retried at once, then after random pauses that grow up to
+# MAX_PAUSE; a write that still conflicts after CONFLICT_BUDGET seconds gives up
+# (StoreUnavailable).
+MAX_PAUSE = 0.1
+CONFLICT_BUDGET = 30.0
 # What PostgreSQL raises where it made one of two overlapping transactions give way.
 _CONFLICTS = (
     psycopg.errors.SerializationFailure,
@@ -150,6 +152,10 @@ class PostgresStore:
         self._pool: ConnectionPool[psycopg.Connection[Any]] | None = None
         self._threads: ThreadPoolExecutor | None = None
         self._groups: dict[RunMany, _Group] = {}
+        # Grouped writes take turns, one transaction at a time in this process, as on
+        # SQLite's single writer: creates and status changes both move sender queues, and
+        # two of this process's batches would otherwise keep aborting each other.
+        self._lane: asyncio.Lock | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -211,7 +217,7 @@ class PostgresStore:
         pool = self._pool
         if pool is None:
             raise StoreError("store is not open")
-        tries = 0
+        tries, started = 0, time.monotonic()
         while True:
             try:
                 with pool.connection() as conn:
@@ -222,10 +228,10 @@ class PostgresStore:
                         return op(PgConn(conn))
             except _CONFLICTS:
                 tries += 1
-                if tries >= MAX_TRIES:
+                if time.monotonic() - started > CONFLICT_BUDGET:
                     raise StoreUnavailable("a write kept conflicting with others") from None
                 if tries > 1:
-                    time.sleep(random.uniform(0, 0.002 * min(tries, 10)))
+                    time.sleep(random.uniform(0, min(MAX_PAUSE, 0.002 * 2**tries)))
             except psycopg.errors.UniqueViolation as exc:
                 raise DuplicateKey(str(exc)) from exc
             except (PoolTimeout, psycopg.OperationalError) as exc:
@@ -240,6 +246,11 @@ class PostgresStore:
     async def _write(self, op: Op[T]) -> T:
         return await self._call(op, SERIALIZABLE)
 
+    async def _write_in_lane(self, op: Op[T]) -> T:
+        assert self._lane is not None
+        async with self._lane:
+            return await self._write(op)
+
     async def _read(self, op: Op[T]) -> T:
         return await self._call(op, None)
 
@@ -248,6 +259,8 @@ class PostgresStore:
 
     async def _write_grouped(self, run_many: RunMany, item: Any) -> Any:
         """Queue ``item`` for ``run_many``, which runs once for every item queued meanwhile."""
+        if self._lane is None:
+            self._lane = asyncio.Lock()
         group = self._groups.get(run_many)
         if group is None:
             group = self._groups[run_many] = _Group(self, run_many)
@@ -792,7 +805,7 @@ class _Group:
         run_many = self._run_many
         items = [item for item, _ in batch]
         try:
-            results = await self._store._write(lambda c: run_many(c, items))
+            results = await self._store._write_in_lane(lambda c: run_many(c, items))
         except StoreUnavailable as exc:
             for _, fut in batch:
                 if not fut.done():
@@ -801,7 +814,7 @@ class _Group:
         except Exception:
             for item, fut in batch:
                 try:
-                    one = await self._store._write(_alone(run_many, item))
+                    one = await self._store._write_in_lane(_alone(run_many, item))
                 except Exception as exc:
                     if not fut.done():
                         fut.set_exception(exc)
