@@ -13,10 +13,11 @@ Design (see docs/architecture.md, "The PostgreSQL store"):
   keeps per-sender rate slots, sticky senders, pool limits and conditional changes exact
   across processes without a lock per rule. Claims run at READ COMMITTED with ``FOR UPDATE
   SKIP LOCKED`` leases instead, so workers never wait on or abort each other.
-* **Group commit within a process.** Creates, status changes and finished callbacks are
+* **Group commit, one writer lane.** Creates, status changes and finished callbacks are
   grouped as on SQLite: the operations queued while a transaction runs go together into the
-  next one (one commit, one fsync for the batch). Only when a batch fails are its operations
-  run again one by one, so one bad operation never fails its neighbours.
+  next one (one commit, one fsync for the batch), and these batches take turns across every
+  process through an advisory lock (see _write_in_lane). Only when a batch fails are its
+  operations run again one by one, so one bad operation never fails its neighbours.
 * **psycopg 3, synchronous, on threads.** The shared transaction functions are synchronous;
   they run on a small thread pool, each with a connection from a psycopg_pool
   ConnectionPool, which checks a connection before handing it out (so a database restart
@@ -112,6 +113,8 @@ _CONFLICTS = (
 # Writers of media content hold this advisory lock shared, media collection exclusively,
 # so that a file is never removed between a writer's check that it exists and its commit.
 MEDIA_LOCK = 0x736D_6D65  # "smme"
+# Held (per session) around every grouped write transaction, by every process.
+LANE_LOCK = 0x736D_6C61  # "smla"
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -152,9 +155,7 @@ class PostgresStore:
         self._pool: ConnectionPool[psycopg.Connection[Any]] | None = None
         self._threads: ThreadPoolExecutor | None = None
         self._groups: dict[RunMany, _Group] = {}
-        # Grouped writes take turns, one transaction at a time in this process, as on
-        # SQLite's single writer: creates and status changes both move sender queues, and
-        # two of this process's batches would otherwise keep aborting each other.
+        # Grouped writes take turns (see _write_in_lane).
         self._lane: asyncio.Lock | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -212,8 +213,9 @@ class PostgresStore:
 
     # -- plumbing --------------------------------------------------------------------------
 
-    def _run(self, op: Op[T], level: IsolationLevel | None) -> T:
-        """Run ``op`` in one transaction at ``level`` (None: autocommit reads), on a thread."""
+    def _run(self, op: Op[T], level: IsolationLevel | None, lane: bool = False) -> T:
+        """Run ``op`` in one transaction at ``level`` (None: autocommit reads), on a thread;
+        ``lane``: holding the grouped writers' advisory lock (see _write_in_lane)."""
         pool = self._pool
         if pool is None:
             raise StoreError("store is not open")
@@ -224,8 +226,18 @@ class PostgresStore:
                     if level is None:
                         return op(PgConn(conn))
                     conn.isolation_level = level
-                    with conn.transaction():
-                        return op(PgConn(conn))
+                    if not lane:
+                        with conn.transaction():
+                            return op(PgConn(conn))
+                    # Taken before the transaction starts, so its snapshot follows the
+                    # previous holder's commit; a lost session releases the lock by itself.
+                    conn.execute("SELECT pg_advisory_lock(%s)", (LANE_LOCK,))
+                    try:
+                        with conn.transaction():
+                            return op(PgConn(conn))
+                    finally:
+                        with contextlib.suppress(psycopg.Error):
+                            conn.execute("SELECT pg_advisory_unlock(%s)", (LANE_LOCK,))
             except _CONFLICTS:
                 tries += 1
                 if time.monotonic() - started > CONFLICT_BUDGET:
@@ -237,19 +249,23 @@ class PostgresStore:
             except (PoolTimeout, psycopg.OperationalError) as exc:
                 raise StoreUnavailable(str(exc).splitlines()[0] if str(exc) else "") from exc
 
-    async def _call(self, op: Op[T], level: IsolationLevel | None) -> T:
+    async def _call(self, op: Op[T], level: IsolationLevel | None, lane: bool = False) -> T:
         if self._threads is None:
             raise StoreError("store is not open")
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._threads, self._run, op, level)
+        return await loop.run_in_executor(self._threads, self._run, op, level, lane)
 
     async def _write(self, op: Op[T]) -> T:
         return await self._call(op, SERIALIZABLE)
 
     async def _write_in_lane(self, op: Op[T]) -> T:
+        """A grouped write: one at a time in this process (the asyncio lock) and across
+        every process on the database (an advisory lock held around the transaction), as
+        SQLite's single writer. Creates and status changes of all processes move the same
+        sender queues; run side by side, their batches would keep aborting each other."""
         assert self._lane is not None
         async with self._lane:
-            return await self._write(op)
+            return await self._call(op, SERIALIZABLE, lane=True)
 
     async def _read(self, op: Op[T]) -> T:
         return await self._call(op, None)
