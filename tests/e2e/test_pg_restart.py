@@ -55,6 +55,7 @@ def pg_server(tmp_path: Path, store_kind: str) -> Iterator[tuple[Server, tuple[s
         assert code == 0, srv.log.read_text()
 
 
+@pytest.mark.timeout(600)
 def test_a_postgresql_restart_under_load_loses_no_accepted_message(
     pg_server: tuple[Server, tuple[str, str]],
 ) -> None:
@@ -98,15 +99,31 @@ def test_a_postgresql_restart_under_load_loses_no_accepted_message(
 
     with httpx.Client(base_url=srv.base_url, auth=auth, timeout=15) as http:
 
-        def undelivered() -> list[str]:
-            pending = set(accepted)
+        def pending() -> dict[str, str]:
+            """Accepted messages not delivered yet, with their status."""
+            left: dict[str, str] = {}
             page: str | None = f"{url}?PageSize=1000"
             while page:
                 body = http.get(page).json()
                 for m in body["messages"]:
-                    if m["status"] == "delivered":
-                        pending.discard(m["sid"])
+                    if m["status"] != "delivered":
+                        left[m["sid"]] = m["status"]
                 page = body["next_page_uri"]
-            return sorted(pending)
+            return {sid: left.get(sid, "missing") for sid in accepted if sid in left} | {
+                sid: "missing" for sid in set(accepted) - stored(http)
+            }
 
-        wait_until(lambda: not undelivered(), timeout=120, interval=1)
+        def stored(http: httpx.Client) -> set[str]:
+            found: set[str] = set()
+            page: str | None = f"{url}?PageSize=1000"
+            while page:
+                body = http.get(page).json()
+                found.update(m["sid"] for m in body["messages"])
+                page = body["next_page_uri"]
+            return found
+
+        try:
+            wait_until(lambda: not pending(), timeout=240, interval=2)
+        except AssertionError:
+            left = pending()
+            raise AssertionError(f"{len(left)} of {len(accepted)} not delivered: {left}") from None

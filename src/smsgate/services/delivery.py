@@ -6,6 +6,7 @@ The worker (``smsgate.worker``) drives these; every status change goes through o
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 
@@ -36,9 +37,11 @@ from smsgate.domain.pricing import DEFAULT_TABLE, UNIT, PriceTable
 from smsgate.domain.senders import retry_delay
 from smsgate.services.media import MediaService
 from smsgate.services.pools import UNASSIGNED, SenderAssigner, status_callback
-from smsgate.store.base import Store
+from smsgate.store.base import Store, StoreUnavailable
 
 logger = logging.getLogger(__name__)
+# How often (once a second) a receipt taken from the parking is offered while the store is away.
+PARKED_TRIES = 120
 
 NO_RECEIPT = 30008  # a sent message whose receipt never came
 
@@ -224,7 +227,19 @@ class DeliveryService:
             return
         for carrier_id, parked in await self._store.take_parked_receipts(part_ids):
             ref = CarrierRef(carrier_id, message.sid, part_ids.index(carrier_id) + 1, len(part_ids))
-            await self._apply_receipt(ref, parked.status, parked.error_code, parked.done_date)
+            # Taken out of the store, the receipt lives only here now: while the store is
+            # away (a database restart), keep offering it rather than lose it.
+            for attempt in range(1, PARKED_TRIES + 1):
+                try:
+                    await self._apply_receipt(
+                        ref, parked.status, parked.error_code, parked.done_date
+                    )
+                    break
+                except StoreUnavailable as exc:
+                    if attempt == PARKED_TRIES:
+                        raise
+                    logger.warning("parked receipt %s not applied (%s); again", carrier_id, exc)
+                    await asyncio.sleep(1.0)
 
     async def submit_failed(self, job: DeliveryJob, message: Message, error: Exception) -> None:
         """A temporary error is retried with backoff; a permanent one fails the message.

@@ -13,10 +13,11 @@ Design (see docs/architecture.md, "The PostgreSQL store"):
   keeps per-sender rate slots, sticky senders, pool limits and conditional changes exact
   across processes without a lock per rule. Claims run at READ COMMITTED with ``FOR UPDATE
   SKIP LOCKED`` leases instead, so workers never wait on or abort each other.
-* **Group commit within a process.** Creates, status changes and finished callbacks are
+* **Group commit, one writer lane.** Creates, status changes and finished callbacks are
   grouped as on SQLite: the operations queued while a transaction runs go together into the
-  next one (one commit, one fsync for the batch). Only when a batch fails are its operations
-  run again one by one, so one bad operation never fails its neighbours.
+  next one (one commit, one fsync for the batch), and these batches take turns across every
+  process through an advisory lock (see _write_in_lane). Only when a batch fails are its
+  operations run again one by one, so one bad operation never fails its neighbours.
 * **psycopg 3, synchronous, on threads.** The shared transaction functions are synchronous;
   they run on a small thread pool, each with a connection from a psycopg_pool
   ConnectionPool, which checks a connection before handing it out (so a database restart
@@ -99,9 +100,11 @@ RunMany = Callable[[PgConn, list[Any]], list[Any]]
 SERIALIZABLE = IsolationLevel.SERIALIZABLE
 READ_COMMITTED = IsolationLevel.READ_COMMITTED
 MAX_BATCH = 256
-# A serialization failure is retried at once, then after short random pauses; this many
-# failures in a row means something is wrong (it has never been approached in tests).
-MAX_TRIES = 64
+# A serialization failure is retried at once, then after random pauses that grow up to
+# MAX_PAUSE; a write that still conflicts after CONFLICT_BUDGET seconds gives up
+# (StoreUnavailable).
+MAX_PAUSE = 0.1
+CONFLICT_BUDGET = 30.0
 # What PostgreSQL raises where it made one of two overlapping transactions give way.
 _CONFLICTS = (
     psycopg.errors.SerializationFailure,
@@ -111,6 +114,8 @@ _CONFLICTS = (
 # Writers of media content hold this advisory lock shared, media collection exclusively,
 # so that a file is never removed between a writer's check that it exists and its commit.
 MEDIA_LOCK = 0x736D_6D65  # "smme"
+# Held (per session) around every grouped write transaction, by every process.
+LANE_LOCK = 0x736D_6C61  # "smla"
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -151,6 +156,8 @@ class PostgresStore:
         self._pool: ConnectionPool[psycopg.Connection[Any]] | None = None
         self._threads: ThreadPoolExecutor | None = None
         self._groups: dict[RunMany, _Group] = {}
+        # Grouped writes take turns (see _write_in_lane).
+        self._lane: asyncio.Lock | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -207,39 +214,59 @@ class PostgresStore:
 
     # -- plumbing --------------------------------------------------------------------------
 
-    def _run(self, op: Op[T], level: IsolationLevel | None) -> T:
-        """Run ``op`` in one transaction at ``level`` (None: autocommit reads), on a thread."""
+    def _run(self, op: Op[T], level: IsolationLevel | None, lane: bool = False) -> T:
+        """Run ``op`` in one transaction at ``level`` (None: autocommit reads), on a thread;
+        ``lane``: holding the grouped writers' advisory lock (see _write_in_lane)."""
         pool = self._pool
         if pool is None:
             raise StoreError("store is not open")
-        tries = 0
+        tries, started = 0, time.monotonic()
         while True:
             try:
                 with pool.connection() as conn:
                     if level is None:
                         return op(PgConn(conn))
                     conn.isolation_level = level
-                    with conn.transaction():
-                        return op(PgConn(conn))
+                    if not lane:
+                        with conn.transaction():
+                            return op(PgConn(conn))
+                    # Taken before the transaction starts, so its snapshot follows the
+                    # previous holder's commit; a lost session releases the lock by itself.
+                    conn.execute("SELECT pg_advisory_lock(%s)", (LANE_LOCK,))
+                    try:
+                        with conn.transaction():
+                            return op(PgConn(conn))
+                    finally:
+                        with contextlib.suppress(psycopg.Error):
+                            conn.execute("SELECT pg_advisory_unlock(%s)", (LANE_LOCK,))
             except _CONFLICTS:
                 tries += 1
-                if tries >= MAX_TRIES:
+                if time.monotonic() - started > CONFLICT_BUDGET:
                     raise StoreUnavailable("a write kept conflicting with others") from None
                 if tries > 1:
-                    time.sleep(random.uniform(0, 0.002 * min(tries, 10)))
+                    time.sleep(random.uniform(0, min(MAX_PAUSE, 0.002 * 2**tries)))
             except psycopg.errors.UniqueViolation as exc:
                 raise DuplicateKey(str(exc)) from exc
             except (PoolTimeout, psycopg.OperationalError) as exc:
                 raise StoreUnavailable(str(exc).splitlines()[0] if str(exc) else "") from exc
 
-    async def _call(self, op: Op[T], level: IsolationLevel | None) -> T:
+    async def _call(self, op: Op[T], level: IsolationLevel | None, lane: bool = False) -> T:
         if self._threads is None:
             raise StoreError("store is not open")
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._threads, self._run, op, level)
+        return await loop.run_in_executor(self._threads, self._run, op, level, lane)
 
     async def _write(self, op: Op[T]) -> T:
         return await self._call(op, SERIALIZABLE)
+
+    async def _write_in_lane(self, op: Op[T]) -> T:
+        """A grouped write: one at a time in this process (the asyncio lock) and across
+        every process on the database (an advisory lock held around the transaction), as
+        SQLite's single writer. Creates and status changes of all processes move the same
+        sender queues; run side by side, their batches would keep aborting each other."""
+        assert self._lane is not None
+        async with self._lane:
+            return await self._call(op, SERIALIZABLE, lane=True)
 
     async def _read(self, op: Op[T]) -> T:
         return await self._call(op, None)
@@ -249,6 +276,8 @@ class PostgresStore:
 
     async def _write_grouped(self, run_many: RunMany, item: Any) -> Any:
         """Queue ``item`` for ``run_many``, which runs once for every item queued meanwhile."""
+        if self._lane is None:
+            self._lane = asyncio.Lock()
         group = self._groups.get(run_many)
         if group is None:
             group = self._groups[run_many] = _Group(self, run_many)
@@ -818,7 +847,7 @@ class _Group:
         run_many = self._run_many
         items = [item for item, _ in batch]
         try:
-            results = await self._store._write(lambda c: run_many(c, items))
+            results = await self._store._write_in_lane(lambda c: run_many(c, items))
         except StoreUnavailable as exc:
             for _, fut in batch:
                 if not fut.done():
@@ -827,7 +856,7 @@ class _Group:
         except Exception:
             for item, fut in batch:
                 try:
-                    one = await self._store._write(_alone(run_many, item))
+                    one = await self._store._write_in_lane(_alone(run_many, item))
                 except Exception as exc:
                     if not fut.done():
                         fut.set_exception(exc)
