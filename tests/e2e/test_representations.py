@@ -11,10 +11,14 @@ import io
 import httpx
 import pytest
 
-from tests.conftest import Server, Tenant
+from tests.conftest import Server, Tenant, wait_until
 from tests.xmlhelp import csv_rows, fields, only_child, rest_exception, xml
 
 TO = "+15558675310"
+
+
+def status(tenant: Tenant, sid: str) -> str:
+    return str(tenant.http.get(tenant.url(f"/Messages/{sid}.json")).json()["status"])
 
 
 def send(tenant: Tenant, body: str, to: str = TO) -> str:
@@ -86,6 +90,9 @@ def test_accounts_keys_and_numbers_have_xml_too(tenant: Tenant) -> None:
 
 def test_an_xml_list_carries_paging_in_attributes_and_its_uris_stay_xml(tenant: Tenant) -> None:
     sids = [send(tenant, f"page {i}") for i in range(3)]
+    # Lists order by date sent (unsent last), so a message sent between two pages moves
+    # between them: walk the pages once the three have settled.
+    wait_until(lambda: all(status(tenant, sid) == "delivered" for sid in sids))
     r = tenant.http.get(tenant.url("/Messages"), params={"PageSize": 2})
     listing = only_child(xml(r), "Messages")
     assert set(listing.attrib) == {

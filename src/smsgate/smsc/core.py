@@ -273,9 +273,15 @@ class Smsc:
     def _closed(self, session: Session) -> None:
         session.open = False
         session.bound = False
+        owed = bool(session.in_flight)
         for delivery in session.in_flight.values():
             delivery.in_flight = False
         session.in_flight.clear()
+        if owed:  # what this session left unanswered goes to another receiver still bound
+            for other in self.sessions.values():
+                if other.open and other.bound and other.receives:
+                    self._send_pending(other)
+                    break
 
     def _close(self, session: Session, *, abort: bool) -> None:
         """Close from our side: ``abort`` drops the socket at once (no unbind, nothing
