@@ -241,7 +241,15 @@ def _record_round(
 ) -> None:
     """What a round writes besides the messages' columns (shared with PostgreSQL's round):
     history rows, carrier references, receipt bookkeeping, callbacks owed, jobs' fates."""
-    record_statuses(c, [_history_row(t) for t in applied])
+    # A retry keeps the status (only the job moves): the history holds changes of status.
+    record_statuses(
+        c,
+        [
+            _history_row(t)
+            for t in applied
+            if before[t.message_sid][_COL["status"]] != t.status.value
+        ],
+    )
     insert_rows(c, _INSERT_REFS, 6, [ref for t in applied for ref in _refs(t)])
     _receipt_bookkeeping(c, applied, before)
     insert_rows(
