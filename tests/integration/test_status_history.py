@@ -6,15 +6,23 @@ Time is a FakeClock, moved one second between steps, so each time is known exact
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import timedelta
+
+from alembic import command
 
 from smsgate.connectors.base import InboundSms, PermanentError, Receipt, SubmitResult
 from smsgate.domain.dates import to_us
 from smsgate.domain.delivery import DeliveryJob, StatusChange
 from smsgate.domain.messages import CreateRequest, Message, Status
+from smsgate.domain.pools import Assignment, SenderOption
 from smsgate.ids import new_sid
+from smsgate.services.console import ConsoleService
+from smsgate.store import rows, schema
+from smsgate.store.postgres import sqlalchemy_url
 from tests.integration.test_carrier_receipts import NUMBER, PHONE, World, run
+from tests.integration.test_sqlite_writer import message as stored_message
 from tests.stores import StoreHome
 
 
@@ -142,3 +150,78 @@ def test_expiry_cancel_inbound_and_delete(store_home: StoreHome) -> None:
         assert store_home.query("SELECT count(*) FROM message_statuses") == [(0,)]
 
     run(store_home, scenario)
+
+
+def test_a_pool_assignment_records_queued_or_failed(store_home: StoreHome) -> None:
+    async def scenario(w: World) -> None:
+        now = w.clock.now()
+        accepted = [
+            replace(
+                await _created(w, "template"),
+                sid=new_sid("SM"),
+                from_=None,
+                status=Status.ACCEPTED,
+                messaging_service_sid=new_sid("MG"),
+                date_created=now,
+                date_updated=now,
+            )
+            for _ in range(2)
+        ]
+        for m in accepted:
+            await w.store.insert_unassigned(m)
+        w.clock.advance(1)
+        at = _at(w)
+
+        def assignment(m: Message, options: tuple[SenderOption, ...]) -> Assignment:
+            return Assignment(m.sid, at, options, None, lambda _: None, None, 30001, "full")
+
+        given = await w.store.assign_sender(assignment(accepted[0], (SenderOption(NUMBER, 0.0),)))
+        assert given is not None and given.from_ == NUMBER
+        await w.store.assign_sender(assignment(accepted[1], ()))
+        assert _history(await w.store.status_history(accepted[0].sid)) == [
+            ("accepted", to_us(now), None),
+            ("queued", at, None),
+        ]
+        assert _history(await w.store.status_history(accepted[1].sid)) == [
+            ("accepted", to_us(now), None),
+            ("failed", at, 30001),
+        ]
+
+    run(store_home, scenario)
+
+
+def test_messages_from_before_the_history_upgrade_cleanly(store_home: StoreHome) -> None:
+    """A store at 0010 holding a message upgrades to 0011 (and down and up again): the old
+    message has no history rows, and its timeline is derived from the message as before."""
+    url = (
+        f"sqlite:///{store_home.path}" if store_home.url is None else sqlalchemy_url(store_home.url)
+    )
+    command.upgrade(schema._config(url), "0010")
+    account = new_sid("AC")
+    store_home.query(
+        "INSERT INTO accounts VALUES (?, ?, 'test', 'token', 'active', 0, 0)", account, account
+    )
+    old = replace(stored_message(0), account_sid=account)
+    store_home.query(
+        rows.values_sql(rows.INSERT_MESSAGES, len(rows.MESSAGE_NAMES), 1),
+        *rows.message_values(old),
+    )
+
+    async def main() -> None:
+        store = store_home.make()
+        await store.open()  # upgrades to the head
+        try:
+            assert await store.status_history(old.sid) == []
+            found = await store.get_message_by_sid(old.sid)
+            assert found is not None
+            timeline = ConsoleService.timeline(found, [], await store.status_history(old.sid))
+            assert [e.what for e in timeline] == ["created", "queued"]
+        finally:
+            await store.close()
+
+    asyncio.run(main())
+    assert schema.current_revision(url) == schema.head_revision() == "0011"
+    command.downgrade(schema._config(url), "0010")
+    assert schema.current_revision(url) == "0010"
+    command.upgrade(schema._config(url), "head")
+    assert store_home.query("SELECT count(*) FROM message_statuses") == [(0,)]
