@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterator
+from datetime import datetime
 
 import httpx
 import orjson
@@ -286,6 +287,32 @@ def test_message_detail_explains_segments_and_lists_callbacks(
     gsm = tenant.client.messages.create(to=PHONE, from_=tenant.number, body="{curly} [x]")
     page = console.page(f"/console/{tenant.sid}/messages/{gsm.sid}")
     assert "GSM-7" in page and "two septets" in page
+
+
+TIMELINE = re.compile(r'<ol class="timeline">(.*?)</ol>', re.S)
+ENTRY = re.compile(r'<time datetime="([^"]+)">[^<]*</time> <strong>([^<]+)</strong>')
+
+
+def test_message_detail_shows_each_status_with_its_time_without_a_status_callback(
+    console: Console, tenant: Tenant
+) -> None:
+    signed_in(console, tenant)
+    m = tenant.client.messages.create(to=PHONE, from_=tenant.number, body="no callback")
+    wait_until(lambda: tenant.client.messages(m.sid).fetch().status == "delivered")
+    delivered = tenant.client.messages(m.sid).fetch()
+    page = console.page(f"/console/{tenant.sid}/messages/{m.sid}")
+    assert "No status callback attempts (no StatusCallback was given)" in page
+    found = TIMELINE.search(page)
+    assert found, page
+    entries = [(what, datetime.fromisoformat(at)) for at, what in ENTRY.findall(found.group(1))]
+    assert [what for what, _ in entries] == ["created", "queued", "sending", "sent", "delivered"]
+    times = [at for _, at in entries]
+    assert times == sorted(times)
+    assert times[1] == times[0]  # queued when created
+    assert times[2] > times[1]  # the worker's claim came later
+    # sent is when the carrier took it; delivered is the message's last change
+    assert times[3].replace(microsecond=0) == delivered.date_sent
+    assert times[4].replace(microsecond=0) == delivered.date_updated
 
 
 def test_redact_and_delete_go_through_the_message_service(console: Console, tenant: Tenant) -> None:

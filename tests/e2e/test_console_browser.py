@@ -80,8 +80,10 @@ def test_watch_answer_and_redact_in_the_browser(
     expect(page).to_have_url(re.compile(rf"/messages/{sent.sid}$"))
     timeline = page.locator(".timeline")
     expect(timeline).to_contain_text("created")
-    expect(timeline).to_contain_text("sent")
-    expect(timeline).to_contain_text("delivered")
+    # every status from its history, in order, each with its time (no StatusCallback here)
+    statuses = timeline.locator("li strong")
+    expect(statuses).to_have_text(["created", "queued", "sending", "sent", "delivered"])
+    expect(timeline.locator("li time")).to_have_count(5)
 
     # A reply from the phone box reaches the app's webhook; its TwiML answers.
     url = receiver.answer("/sms", "<Response><Message>Got it, thanks!</Message></Response>")

@@ -91,6 +91,11 @@ def _dump(c: sqlite3.Connection) -> dict[str, list[tuple[Any, ...]]]:
     found["webhook_outbox"] = [
         r[1:] for r in c.execute("SELECT * FROM webhook_outbox ORDER BY id").fetchall()
     ]
+    # History ids follow the batch's rounds; compare each message's statuses in id order.
+    found["message_statuses"] = sorted(
+        (r[1:] for r in c.execute("SELECT * FROM message_statuses ORDER BY id").fetchall()),
+        key=lambda r: r[0],
+    )
     return found
 
 

@@ -195,3 +195,19 @@ def test_the_console_feed_is_an_index_seek(seeded: Seeded, explain: sqlite3.Conn
     assert not [p for p in plan if "TEMP B-TREE" in p], "sorts" + context
     assert any("INDEX messages_account_updated" in p for p in plan), context
     assert not [p for p in plan if p.startswith("SCAN")], context
+
+
+def test_a_messages_status_history_is_an_index_seek(
+    seeded: Seeded, explain: sqlite3.Connection
+) -> None:
+    """The console's timeline reads a message's statuses (store.history.SELECT) by one seek
+    on message_statuses_message, in its order: no scan, no sort."""
+    from smsgate.store import history
+
+    (sid,) = explain.execute("SELECT message_sid FROM message_statuses LIMIT 1").fetchone()
+    sql = history.SELECT.replace("?", f"'{sid}'")
+    plan = _plan(explain, sql)
+    context = f"\n{sql}\n" + "\n".join(plan)
+    assert any("INDEX message_statuses_message (message_sid=?)" in p for p in plan), context
+    assert not [p for p in plan if "TEMP B-TREE" in p or p.startswith("SCAN")], context
+    assert len(explain.execute(sql).fetchall()) == 1  # seeded messages are created once

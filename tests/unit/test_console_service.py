@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from smsgate.domain.dates import to_us
-from smsgate.domain.delivery import CallbackAttempt
+from smsgate.domain.delivery import CallbackAttempt, StatusChange
 from smsgate.domain.messages import Direction, Message, Status
 from smsgate.services.console import ConsoleService, thread_of
 
@@ -70,6 +70,42 @@ def test_the_timeline_orders_what_is_known() -> None:
     assert "error 30003" in lines[3][1]
     assert lines[2][1] == "http://h/cb → HTTP 200 in 12 ms"
     assert lines[4][1] == "http://h/cb → refused in 9 ms"
+
+
+def test_with_a_status_history_each_status_shows_with_its_time_and_error() -> None:
+    def at(seconds: float) -> int:
+        return to_us(T0 + timedelta(seconds=seconds))
+
+    m = _message(
+        status=Status.UNDELIVERED,
+        date_sent=T0 + timedelta(seconds=2),
+        date_updated=T0 + timedelta(seconds=5),
+        error_code=30003,
+        error_message="Unreachable destination handset",
+    )
+    history = [
+        StatusChange(Status.QUEUED, at(0)),
+        StatusChange(Status.SENDING, at(1)),
+        StatusChange(Status.SENT, at(2)),
+        StatusChange(Status.UNDELIVERED, at(5), 30003),
+    ]
+    attempts = [CallbackAttempt(1, 1, "http://h/cb", at(3), 12, 200, None, "")]
+    lines = [(e.at, e.what, e.detail) for e in ConsoleService.timeline(m, attempts, history)]
+    assert [(a, w) for a, w, _ in lines] == [
+        (T0, "created"),
+        (T0, "queued"),
+        (T0 + timedelta(seconds=1), "sending"),
+        (T0 + timedelta(seconds=2), "sent"),
+        (T0 + timedelta(seconds=3), "status callback attempt 1"),
+        (T0 + timedelta(seconds=5), "undelivered"),
+    ]
+    assert lines[-1][2] == "error 30003: Unreachable destination handset"
+    # a code the message no longer carries is named from Twilio's table
+    failed_then = [StatusChange(Status.FAILED, at(1), 30007)]
+    entry = next(
+        e for e in ConsoleService.timeline(_message(), [], failed_then) if e.what == "failed"
+    )
+    assert entry.detail == "error 30007: Message filtered"
 
 
 def test_an_unchanged_message_shows_its_creation_and_its_status() -> None:

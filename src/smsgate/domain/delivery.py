@@ -140,6 +140,16 @@ class CarrierPart:
 
 
 @dataclass(frozen=True, slots=True)
+class StatusChange:
+    """One status a message took: when (the message's ``date_updated`` of that change) and
+    the error code the change carried, if any."""
+
+    status: Status
+    at_us: int
+    error_code: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ParkedReceipt:
     """A receipt that matched no carrier id when it came, kept for a later match.
     ``carrier_ids`` are the forms its id may have been stored under."""

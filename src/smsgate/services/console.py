@@ -1,6 +1,7 @@
 """Use cases of the web console that no API resource has: the live feed of an account's
-changed messages, a message's delivery record (timeline, callback attempts, carrier parts,
-why it has its segments), and conversations (one thread per our number and a remote one).
+changed messages, a message's delivery record (timeline from its status history, callback
+attempts, carrier parts, why it has its segments), and conversations (one thread per our
+number and a remote one).
 
 Creating, redacting and deleting messages, and everything about numbers, services, keys
 and accounts, go through the same services the API uses; this module only reads.
@@ -16,7 +17,7 @@ from smsgate.clock import Clock
 from smsgate.domain import segments
 from smsgate.domain.accounts import Account
 from smsgate.domain.dates import from_us, to_us
-from smsgate.domain.delivery import CallbackAttempt, CarrierPart
+from smsgate.domain.delivery import CallbackAttempt, CarrierPart, StatusChange, error_message
 from smsgate.domain.messages import Direction, Message
 from smsgate.domain.paging import PageRequest
 from smsgate.store.base import MessageFilter, Store
@@ -113,12 +114,19 @@ class ConsoleService:
     async def carrier_parts(self, message: Message) -> builtins.list[CarrierPart]:
         return await self._store.carrier_parts(message.sid)
 
+    async def status_history(self, message: Message) -> builtins.list[StatusChange]:
+        return await self._store.status_history(message.sid)
+
     @staticmethod
     def timeline(
-        message: Message, attempts: builtins.list[CallbackAttempt]
+        message: Message,
+        attempts: builtins.list[CallbackAttempt],
+        history: builtins.list[StatusChange] | None = None,
     ) -> builtins.list[TimelineEntry]:
-        """What is known of a message's life, in time order: creation, scheduling, sending,
-        its last change (its current status), and every webhook attempt."""
+        """What is known of a message's life, in time order: creation, scheduling, every
+        status it took with its time and error code (its status history), and every webhook
+        attempt. A message stored before the history was kept (no rows) shows what its
+        stored times say instead: when it was sent, and its current status."""
         inbound = message.direction is Direction.INBOUND
         entries = [
             TimelineEntry(
@@ -129,13 +137,24 @@ class ConsoleService:
         ]
         if message.send_at is not None:
             entries.append(TimelineEntry(message.send_at, "scheduled for"))
-        if message.date_sent is not None and not inbound:
-            entries.append(TimelineEntry(message.date_sent, "sent", "accepted by the carrier"))
-        # the current status, and when it was reached
-        detail = ""
-        if message.error_code is not None:
-            detail = f"error {message.error_code}: {message.error_message or ''}".strip()
-        entries.append(TimelineEntry(message.date_updated, message.status.value, detail))
+        if history:
+            entries.extend(
+                TimelineEntry(
+                    from_us(h.at_us), h.status.value, _error_detail(message, h.error_code)
+                )
+                for h in history
+            )
+        else:
+            if message.date_sent is not None and not inbound:
+                entries.append(TimelineEntry(message.date_sent, "sent", "accepted by the carrier"))
+            # the current status, and when it was reached
+            entries.append(
+                TimelineEntry(
+                    message.date_updated,
+                    message.status.value,
+                    _error_detail(message, message.error_code),
+                )
+            )
         for a in attempts:
             outcome = f"HTTP {a.status_code}" if a.status_code is not None else (a.error or "")
             what = "inbound webhook" if inbound else "status callback"
@@ -190,6 +209,14 @@ class ConsoleService:
             [*sent.items[:limit], *got.items[:limit]], key=lambda m: (m.date_created, m.sid)
         )
         return both[-limit:]
+
+
+def _error_detail(message: Message, code: int | None) -> str:
+    """``error CODE: text`` (the message's own text when it is its current code), or ""."""
+    if code is None:
+        return ""
+    text = message.error_message if code == message.error_code else error_message(code)
+    return f"error {code}: {text or ''}".strip()
 
 
 def thread_of(message: Message) -> tuple[str, str] | None:

@@ -25,6 +25,7 @@ from smsgate.domain.delivery import (
     DeliveryJob,
     MoPart,
     ParkedReceipt,
+    StatusChange,
     SubmitProgress,
     Transition,
 )
@@ -376,6 +377,12 @@ class Store(Protocol):
         ...
 
     async def callback_attempts(self, message_sid: str) -> list[CallbackAttempt]: ...
+
+    async def status_history(self, message_sid: str) -> list[StatusChange]:
+        """Every status the message took, in order, with its time and error code (empty for
+        a message stored before migration 0011; an index seek on message_statuses_message).
+        Each is written by the transaction that made the change."""
+        ...
 
     # inbound messages and opt-outs (smsgate.store.sqlite_inbound)
     async def insert_inbound(self, record: InboundRecord) -> None:

@@ -60,6 +60,7 @@ from smsgate.domain.delivery import (
     DeliveryJob,
     MoPart,
     ParkedReceipt,
+    StatusChange,
     SubmitProgress,
     Transition,
 )
@@ -70,8 +71,8 @@ from smsgate.domain.messages import Message, Status
 from smsgate.domain.numbers import PhoneNumber
 from smsgate.domain.paging import Page, PageRequest
 from smsgate.domain.pools import Assignment, MessagingService, PoolNumber
+from smsgate.store import history, rows, sqlite_batch, sqlite_binds
 from smsgate.store import postgres_delivery as pgdelivery
-from smsgate.store import rows, sqlite_batch, sqlite_binds
 from smsgate.store import rows_services as srows
 from smsgate.store import sqlite_delivery as delivery
 from smsgate.store import sqlite_inbound as inbound
@@ -455,7 +456,7 @@ class PostgresStore:
         return None if r is None else rows.message_from(r)
 
     async def save_message(self, message: Message) -> None:
-        await self._exec(rows.UPDATE_MESSAGE, rows.message_params(message))
+        await self._write(lambda c: history.save_message(c.as_sqlite(), message))
 
     async def list_messages(
         self, account_sid: str, flt: MessageFilter, page: PageRequest
@@ -528,6 +529,7 @@ class PostgresStore:
                 return Outcome.REFUSED, status
             c.execute(rows.INSERT_TOMBSTONE, (sid, account_sid, r[1], now_us))
             media.delete_message_media(c.as_sqlite(), sid)
+            history.delete(c.as_sqlite(), sid)
             c.execute("DELETE FROM messages WHERE sid = ?", (sid,))
             return Outcome.DONE, status
 
@@ -713,6 +715,9 @@ class PostgresStore:
 
     async def callback_attempts(self, message_sid: str) -> list[CallbackAttempt]:
         return await self._read(lambda c: delivery.callback_attempts(c.as_sqlite(), message_sid))
+
+    async def status_history(self, message_sid: str) -> list[StatusChange]:
+        return await self._read(lambda c: history.read(c.as_sqlite(), message_sid))
 
     # -- inbound messages and opt-outs (smsgate.store.sqlite_inbound) ----------------------
 

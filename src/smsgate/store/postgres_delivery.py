@@ -17,12 +17,12 @@ from typing import Any
 
 import orjson
 
-from smsgate.domain.delivery import Callback, ClaimedCallback, DeliveryJob, JobAction, Transition
+from smsgate.domain.delivery import Callback, ClaimedCallback, DeliveryJob, Transition
 from smsgate.domain.messages import Message, Status
 from smsgate.store import rows
 from smsgate.store import sqlite_delivery as shared
 from smsgate.store.pg_sql import PgConn
-from smsgate.store.sqlite_batch import insert_rows, rounds
+from smsgate.store.sqlite_batch import rounds
 
 _JOB_COLUMNS = "message_sid, account_sid, sender, segments, attempt, expires_at"
 
@@ -116,8 +116,8 @@ def claim_receipt_waits(c: PgConn, now_us: int, lease_us: int, limit: int) -> li
 
 
 def apply_transitions(c: PgConn, items: list[Transition]) -> list[Message | None]:
-    """As smsgate.store.sqlite_delivery.apply_transitions (the same rounds and bookkeeping),
-    with the messages' columns written by one UPDATE from typed arrays."""
+    """As smsgate.store.sqlite_delivery.apply_transitions (the same rounds, history rows and
+    bookkeeping), with the messages' columns written by one UPDATE from typed arrays."""
     results: list[Message | None] = [None] * len(items)
     for round_ in rounds([t.message_sid for t in items]):
         _apply_round(c, [items[i] for i in round_], round_, results)
@@ -173,27 +173,5 @@ def _apply_round(
             [t.num_segments for t in applied],
         ),
     )
-    insert_rows(lite, shared._INSERT_REFS, 6, [ref for t in applied for ref in shared._refs(t)])
-    shared._receipt_bookkeeping(lite, applied, before)
-    insert_rows(
-        lite,
-        shared._INSERT_OUTBOX,
-        13,
-        [shared._outbox_values(t.callback, t.now_us) for t in applied if t.callback is not None],
-    )
-    shared._finish_jobs(lite, [t.message_sid for t in applied if t.job is JobAction.DONE])
-    for t in applied:
-        if t.job is JobAction.RETRY:
-            c.execute(
-                "UPDATE delivery_jobs SET ready_at = ?, lease_owner = NULL, "
-                "attempt = coalesce(?, attempt) WHERE message_sid = ?",
-                (
-                    t.retry_at_us if t.retry_at_us is not None else t.now_us,
-                    t.attempt,
-                    t.message_sid,
-                ),
-            )
-    done = {id(t) for t in applied}
-    for i, t in zip(where, changes, strict=True):
-        if id(t) in done:
-            out[i] = rows.message_from(shared._changed_row(before[t.message_sid], t))
+    shared._record_round(lite, applied, before)
+    shared._settle(where, changes, applied, before, out)

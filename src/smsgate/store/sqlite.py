@@ -52,6 +52,7 @@ from smsgate.domain.delivery import (
     DeliveryJob,
     MoPart,
     ParkedReceipt,
+    StatusChange,
     SubmitProgress,
     Transition,
 )
@@ -62,7 +63,7 @@ from smsgate.domain.messages import Message, Status
 from smsgate.domain.numbers import PhoneNumber
 from smsgate.domain.paging import Page, PageRequest
 from smsgate.domain.pools import Assignment, MessagingService, PoolNumber
-from smsgate.store import rows, sqlite_batch, sqlite_binds
+from smsgate.store import history, rows, sqlite_batch, sqlite_binds
 from smsgate.store import rows_services as srows
 from smsgate.store import sqlite_delivery as delivery
 from smsgate.store import sqlite_inbound as inbound
@@ -681,7 +682,7 @@ class SqliteStore:
         return None if r is None else rows.message_from(r)
 
     async def save_message(self, message: Message) -> None:
-        await self._exec(rows.UPDATE_MESSAGE, rows.message_params(message))
+        await self._write(lambda c: history.save_message(c, message))
 
     async def list_messages(
         self, account_sid: str, flt: MessageFilter, page: PageRequest
@@ -762,6 +763,7 @@ class SqliteStore:
                 return Outcome.REFUSED, status
             c.execute(rows.INSERT_TOMBSTONE, (sid, account_sid, r[1], now_us))
             media.delete_message_media(c, sid)
+            history.delete(c, sid)
             c.execute("DELETE FROM messages WHERE sid = ?", (sid,))
             return Outcome.DONE, status
 
@@ -949,6 +951,10 @@ class SqliteStore:
 
     async def callback_attempts(self, message_sid: str) -> list[CallbackAttempt]:
         return await self._scan(lambda c: delivery.callback_attempts(c, message_sid))
+
+    async def status_history(self, message_sid: str) -> list[StatusChange]:
+        # A handful of rows by one index seek: read inline, like carrier_parts.
+        return self._read_now(lambda c: history.read(c, message_sid))
 
     # -- inbound messages and opt-outs (smsgate.store.sqlite_inbound) ----------------------
 

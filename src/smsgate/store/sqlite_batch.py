@@ -14,7 +14,7 @@ from functools import lru_cache
 from typing import Any, TypeVar
 
 from smsgate.domain.messages import Message
-from smsgate.store import rows
+from smsgate.store import history, rows
 
 ROWS_PER_STATEMENT = 32
 # Keys in one ``IN (…)`` list. Lists are padded to a power of two (repeating a key changes
@@ -37,9 +37,17 @@ def insert_rows(
 
 
 def insert_messages(c: sqlite3.Connection, messages: list[Message]) -> list[None]:
-    """Insert new messages (a grouped operation: one result per message)."""
+    """Insert new messages with their first status (a grouped operation: one result per
+    message)."""
     insert_rows(c, rows.INSERT_MESSAGES, _MESSAGE_WIDTH, [rows.message_values(m) for m in messages])
+    record_statuses(c, [history.current(m) for m in messages])
     return [None] * len(messages)
+
+
+def record_statuses(c: sqlite3.Connection, changes: Sequence[history.Row]) -> None:
+    """Add rows to the status history (see smsgate.store.history), ROWS_PER_STATEMENT a
+    statement: a writer batch's changes cost one statement, not one per message."""
+    insert_rows(c, history.INSERT, history.WIDTH, changes)
 
 
 def in_chunks(keys: Sequence[K]) -> Iterator[list[K]]:

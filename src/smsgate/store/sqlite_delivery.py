@@ -27,8 +27,15 @@ from smsgate.domain.delivery import (
 )
 from smsgate.domain.messages import MAX_VALIDITY, Message, Status
 from smsgate.domain.senders import SenderState, release, take_slot
-from smsgate.store import rows
-from smsgate.store.sqlite_batch import in_chunks, in_list, insert_rows, rounds, value_chunks
+from smsgate.store import history, rows
+from smsgate.store.sqlite_batch import (
+    in_chunks,
+    in_list,
+    insert_rows,
+    record_statuses,
+    rounds,
+    value_chunks,
+)
 
 _INSERT_JOBS = (
     "INSERT INTO delivery_jobs (message_sid, account_sid, sender, segments, attempt, "
@@ -45,13 +52,14 @@ def insert_outbound_many(c: sqlite3.Connection, items: list[tuple[Message, float
 
     A grouped operation: the items of a whole writer batch, in order, take their senders'
     slots one after the other, exactly as they would one at a time, and are written with one
-    multi-row statement per table. An item whose sender's queue is full gets False and
-    writes nothing.
+    multi-row statement per table (messages, jobs, their first status). An item whose
+    sender's queue is full gets False and writes nothing.
     """
     senders: dict[str, SenderState] = {}
     accepted: list[bool] = []
     messages: list[tuple[object, ...]] = []
     jobs: list[tuple[object, ...]] = []
+    statuses: list[history.Row] = []
     for message, mps in items:
         sender = message.from_ or message.messaging_service_sid or ""
         state = senders.get(sender)
@@ -66,6 +74,7 @@ def insert_outbound_many(c: sqlite3.Connection, items: list[tuple[Message, float
         senders[sender] = slot.state
         validity = message.validity_period or MAX_VALIDITY
         messages.append(rows.message_values(message))
+        statuses.append(history.current(message))
         jobs.append(
             (
                 message.sid,
@@ -81,6 +90,7 @@ def insert_outbound_many(c: sqlite3.Connection, items: list[tuple[Message, float
         accepted.append(True)
     insert_rows(c, rows.INSERT_MESSAGES, len(rows.MESSAGE_NAMES), messages)
     insert_rows(c, _INSERT_JOBS, 8, jobs)
+    record_statuses(c, statuses)
     for sender, state in senders.items():
         _save_sender(c, sender, state)
     return accepted
@@ -158,9 +168,9 @@ def apply_transitions(c: sqlite3.Connection, items: list[Transition]) -> list[Me
     operation: the writer runs a whole batch's changes with a few set-based statements).
 
     A change applies only if the message's status is one of ``allowed_from``; it then writes
-    the message's columns, the carrier reference, the callback owed, and the job's fate. The
-    result is the message after the change, or None where it did not apply. Changes of one
-    message in one batch run in separate rounds, in order.
+    the message's columns, its status history row, the carrier reference, the callback owed,
+    and the job's fate. The result is the message after the change, or None where it did not
+    apply. Changes of one message in one batch run in separate rounds, in order.
     """
     results: list[Message | None] = [None] * len(items)
     for round_ in rounds([t.message_sid for t in items]):
@@ -222,6 +232,24 @@ def _apply_round(
     ):
         sql = rows.values_sql(_UPDATE_HEAD + _UPDATE_SETS, 9, len(chunk)) + _UPDATE_TAIL
         c.execute(sql, [v for row in chunk for v in row])
+    _record_round(c, applied, before)
+    _settle(where, changes, applied, before, out)
+
+
+def _record_round(
+    c: sqlite3.Connection, applied: list[Transition], before: dict[str, rows.Row]
+) -> None:
+    """What a round writes besides the messages' columns (shared with PostgreSQL's round):
+    history rows, carrier references, receipt bookkeeping, callbacks owed, jobs' fates."""
+    # A retry keeps the status (only the job moves): the history holds changes of status.
+    record_statuses(
+        c,
+        [
+            _history_row(t)
+            for t in applied
+            if before[t.message_sid][_COL["status"]] != t.status.value
+        ],
+    )
     insert_rows(c, _INSERT_REFS, 6, [ref for t in applied for ref in _refs(t)])
     _receipt_bookkeeping(c, applied, before)
     insert_rows(
@@ -242,10 +270,24 @@ def _apply_round(
                     t.message_sid,
                 ),
             )
+
+
+def _settle(
+    where: list[int],
+    changes: list[Transition],
+    applied: list[Transition],
+    before: dict[str, rows.Row],
+    out: list[Message | None],
+) -> None:
+    """The results of a round: each applied change's message after it."""
     done = {id(t) for t in applied}
     for i, t in zip(where, changes, strict=True):
         if id(t) in done:
             out[i] = rows.message_from(_changed_row(before[t.message_sid], t))
+
+
+def _history_row(t: Transition) -> history.Row:
+    return history.changed(t.message_sid, t.status, t.now_us, t.error_code)
 
 
 def _refs(t: Transition) -> list[tuple[object, ...]]:

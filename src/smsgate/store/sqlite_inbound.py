@@ -9,10 +9,11 @@ from smsgate.domain.dates import to_us
 from smsgate.domain.delivery import CallbackResult, error_message
 from smsgate.domain.inbound import InboundRecord, OptChange, OptOut, QueuedReply
 from smsgate.domain.messages import Status
-from smsgate.store import rows
+from smsgate.store import history, rows
 from smsgate.store import sqlite_delivery as delivery
 from smsgate.store import sqlite_media as media
 from smsgate.store.blobs import BlobDir
+from smsgate.store.sqlite_batch import record_statuses
 
 QUEUE_OVERFLOW = 30001
 
@@ -21,6 +22,7 @@ def insert_inbound(c: sqlite3.Connection, record: InboundRecord, blobs: BlobDir)
     message = record.message
     now_us = to_us(message.date_created)
     c.execute(rows.INSERT_MESSAGE, rows.message_params(message))
+    record_statuses(c, [history.current(message)])
     if record.media:
         media.insert_media(c, blobs, list(record.media), list(record.staged))
     if record.opt is not None:
@@ -53,6 +55,7 @@ def _enqueue(c: sqlite3.Connection, replies: tuple[QueuedReply, ...]) -> None:
             error_message=error_message(QUEUE_OVERFLOW),
         )
         c.execute(rows.INSERT_MESSAGE, rows.message_params(failed))
+        record_statuses(c, [history.current(failed)])
 
 
 # The scope itself, or the service whose pool holds the number ``scope``: two index seeks.

@@ -14,9 +14,10 @@ from smsgate.domain.delivery import Callback
 from smsgate.domain.messages import MAX_VALIDITY, Message, Status
 from smsgate.domain.pools import Assignment, PoolNumber, choose_sender
 from smsgate.domain.senders import SenderState
-from smsgate.store import rows
+from smsgate.store import history, rows
 from smsgate.store import rows_services as srows
 from smsgate.store.base import Outcome, PoolAdd
+from smsgate.store.sqlite_batch import record_statuses
 from smsgate.store.sqlite_delivery import _finish_job, _save_sender, add_callback
 
 # Messages that wait for a sender (and hold no slot in any sender's queue).
@@ -61,6 +62,7 @@ def add_pool_number(c: sqlite3.Connection, entry: PoolNumber, limit: int) -> Poo
 
 def insert_unassigned(c: sqlite3.Connection, message: Message) -> None:
     c.execute(rows.INSERT_MESSAGE, rows.message_params(message))
+    record_statuses(c, [history.current(message)])
     scheduled = message.status is Status.SCHEDULED and message.send_at is not None
     start = to_us(message.send_at if scheduled and message.send_at else message.date_created)
     validity = message.validity_period or MAX_VALIDITY
@@ -111,6 +113,7 @@ def assign_sender(c: sqlite3.Connection, a: Assignment) -> Message | None:
             "date_updated = ? WHERE sid = ?",
             (Status.FAILED.value, a.error_code, a.error_message, a.now_us, a.message_sid),
         )
+        record_statuses(c, [history.changed(a.message_sid, Status.FAILED, a.now_us, a.error_code)])
         _finish_job(c, a.message_sid)
         if a.failed is not None:
             add_callback(c, a.failed, a.now_us)
@@ -120,6 +123,7 @@ def assign_sender(c: sqlite3.Connection, a: Assignment) -> Message | None:
         "UPDATE messages SET from_number = ?, status = ?, date_updated = ? WHERE sid = ?",
         (sender, Status.QUEUED.value, a.now_us, a.message_sid),
     )
+    record_statuses(c, [history.changed(a.message_sid, Status.QUEUED, a.now_us)])
     # The job now waits in the chosen sender's queue, like a message sent from it directly.
     c.execute(
         "UPDATE delivery_jobs SET sender = ?, segments = ?, ready_at = ?, lease_owner = NULL, "
@@ -154,6 +158,7 @@ def cancel_scheduled(
         "UPDATE messages SET status = ?, date_updated = ? WHERE sid = ?",
         (Status.CANCELED.value, now_us, sid),
     )
+    record_statuses(c, [history.changed(sid, Status.CANCELED, now_us)])
     _finish_job(c, sid)
     if callback is not None:
         add_callback(c, callback, now_us)

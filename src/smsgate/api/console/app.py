@@ -332,7 +332,7 @@ async def message_detail(request: Request) -> Response:
         "m": message,
         "fields": fields,
         "options": message.options,
-        "timeline": con.timeline(message, attempts),
+        "timeline": con.timeline(message, attempts, await con.status_history(message)),
         "attempts": attempts,
         "parts": await con.carrier_parts(message),
         "why": con.segment_why(message.body),
