@@ -290,6 +290,7 @@ def test_message_detail_explains_segments_and_lists_callbacks(
 
 
 TIMELINE = re.compile(r'<ol class="timeline">(.*?)</ol>', re.S)
+PART_STATE = re.compile(r'<td data-label="State">([^<]+)</td>')
 ENTRY = re.compile(r'<time datetime="([^"]+)">[^<]*</time> <strong>([^<]+)</strong>')
 
 
@@ -313,6 +314,8 @@ def test_message_detail_shows_each_status_with_its_time_without_a_status_callbac
     # sent is when the carrier took it; delivered is the message's last change
     assert times[3].replace(microsecond=0) == delivered.date_sent
     assert times[4].replace(microsecond=0) == delivered.date_updated
+    # its one carrier part shows the receipt's outcome, not the `sent` it was recorded with
+    assert PART_STATE.findall(page) == ["delivered"]
 
 
 def test_redact_and_delete_go_through_the_message_service(console: Console, tenant: Tenant) -> None:

@@ -10,7 +10,7 @@ and accounts, go through the same services the API uses; this module only reads.
 from __future__ import annotations
 
 import builtins
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from smsgate.clock import Clock
@@ -18,8 +18,9 @@ from smsgate.domain import segments
 from smsgate.domain.accounts import Account
 from smsgate.domain.dates import from_us, to_us
 from smsgate.domain.delivery import CallbackAttempt, CarrierPart, StatusChange, error_message
-from smsgate.domain.messages import Direction, Message
+from smsgate.domain.messages import Direction, Message, Status
 from smsgate.domain.paging import PageRequest
+from smsgate.services.delivery import NO_RECEIPT
 from smsgate.store.base import MessageFilter, Store
 
 # How far behind the newest change a feed re-reads: a change is stamped before its
@@ -29,6 +30,10 @@ FEED_LAG_US = 2_000_000
 FEED_BATCH = 500
 FEED_READS = 10  # reads of FEED_BATCH rows at most per poll
 FEED_REWIND_US = 300_000_000  # a reconnecting follower resumes at most 5 minutes back
+# Statuses a carrier's receipt gives, and codes that end a sent message without one
+# (no receipt within the carrier's receipt_timeout).
+_RECEIPT_OUTCOMES = frozenset({Status.DELIVERED, Status.UNDELIVERED, Status.FAILED})
+_NOT_A_RECEIPT = frozenset({NO_RECEIPT})
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +117,19 @@ class ConsoleService:
         return await self._store.callback_attempts(message.sid)
 
     async def carrier_parts(self, message: Message) -> builtins.list[CarrierPart]:
-        return await self._store.carrier_parts(message.sid)
+        """The carrier's ids for each part, with each part's receipt state. The store marks
+        parts one by one only for a split message (its receipts are combined); a one-part
+        message's receipt settles the message itself, so its part shows that outcome."""
+        parts = await self._store.carrier_parts(message.sid)
+        if (
+            len(parts) == 1
+            and parts[0].parts == 1
+            and parts[0].state == "sent"
+            and message.status in _RECEIPT_OUTCOMES
+            and message.error_code not in _NOT_A_RECEIPT
+        ):
+            return [replace(parts[0], state=message.status.value)]
+        return parts
 
     async def status_history(self, message: Message) -> builtins.list[StatusChange]:
         return await self._store.status_history(message.sid)
