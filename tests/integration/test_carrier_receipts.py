@@ -8,6 +8,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
+
+import pytest
 
 from smsgate.clock import FakeClock
 from smsgate.connectors.base import InboundPart, InboundSms, Receipt, SubmitResult
@@ -92,7 +95,47 @@ def test_a_receipt_that_overtakes_its_submit_is_kept_and_applied(store_home: Sto
         await w.delivery.submitted(message, SubmitResult("smpp:a1b2c", receipt_timeout=60))
         after = await w.status(message.sid)
         assert after.status is Status.DELIVERED
-        assert await w.store.take_parked_receipts(("smpp:662316", "smpp:a1b2c")) == []
+        assert await w.store.parked_receipts(("smpp:662316", "smpp:a1b2c")) == []
+
+    run(store_home, scenario)
+
+
+def test_a_receipt_left_parked_by_a_stopped_worker_is_applied_by_the_sweep(
+    store_home: StoreHome,
+) -> None:
+    async def scenario(w: World) -> None:
+        message = await w.sending()
+        await w.delivery.receipt(Receipt("smpp:77", "delivered", alternatives=("smpp:4d",)))
+        real = w.store.parked_receipts
+
+        async def killed(carrier_ids: tuple[str, ...]) -> list[Any]:
+            raise RuntimeError("worker killed after recording the submit")
+
+        # the worker records `sent`, then stops before it reads what was parked
+        w.store.parked_receipts = killed  # type: ignore[method-assign]
+        with pytest.raises(RuntimeError):
+            await w.delivery.submitted(message, SubmitResult("smpp:4d", receipt_timeout=600))
+        w.store.parked_receipts = real  # type: ignore[method-assign]
+        assert (await w.status(message.sid)).status is Status.SENT
+        assert len(await w.store.parked_receipts(("smpp:4d",))) == 1
+
+        assert await w.delivery.recover_parked_receipts() == 0  # too young: maybe in progress
+        w.clock.advance(11)
+        assert await w.delivery.recover_parked_receipts() == 1
+        assert (await w.status(message.sid)).status is Status.DELIVERED
+        assert await w.store.parked_receipts(("smpp:77", "smpp:4d")) == []
+        assert await w.delivery.recover_parked_receipts() == 0
+        history = [c.status for c in await w.store.status_history(message.sid)]
+        assert history.count(Status.DELIVERED) == 1
+
+        # a receipt nobody's submit ever matches is kept a day, then dropped
+        await w.delivery.receipt(Receipt("smpp:nobody", "delivered"))
+        w.clock.advance(23 * 3600)
+        await w.delivery.recover_parked_receipts()
+        assert len(await w.store.parked_receipts(("smpp:nobody",))) == 1
+        w.clock.advance(3601)
+        await w.delivery.recover_parked_receipts()
+        assert await w.store.parked_receipts(("smpp:nobody",)) == []
 
     run(store_home, scenario)
 

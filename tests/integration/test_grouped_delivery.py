@@ -48,7 +48,7 @@ from smsgate.store.sqlite_delivery import (
     finish_callbacks,
     insert_outbound_many,
     park_receipt,
-    take_parked_receipts_many,
+    parked_receipts_many,
 )
 from smsgate.worker.dispatcher import Dispatcher
 from tests.integration.test_sqlite_writer import ACCOUNT, message
@@ -198,7 +198,7 @@ def test_a_batch_of_status_changes_is_what_they_do_one_by_one(
         assert returned == rows.message_from(row)
 
 
-def test_taking_parked_receipts_in_a_batch_is_what_it_does_one_by_one(
+def test_reading_parked_receipts_in_a_batch_is_what_it_does_one_by_one(
     pair: Callable[[int], tuple[sqlite3.Connection, ...]],
 ) -> None:
     grouped, apart = pair(1)
@@ -214,20 +214,18 @@ def test_taking_parked_receipts_in_a_batch_is_what_it_does_one_by_one(
         ("sim-x2", "sim-2"),
         ("sim-3", "sim-x3"),
         ("sim-nothing",),
-        ("sim-x1",),  # taken by the first item already
+        ("sim-x1",),  # the first item's receipt again: reading takes nothing away
         tuple(f"sim-{i}" for i in range(10, 40)),
     ]
-    together = store._run_batch(
-        grouped, [store._Grouped(take_parked_receipts_many, i) for i in items]
-    )
+    together = store._run_batch(grouped, [store._Grouped(parked_receipts_many, i) for i in items])
     one_by_one = [
-        store._run_batch(apart, [store._Grouped(take_parked_receipts_many, i)])[0] for i in items
+        store._run_batch(apart, [store._Grouped(parked_receipts_many, i)])[0] for i in items
     ]
     assert together == one_by_one
-    assert [len(found) for found in together] == [1, 1, 1, 0, 0, 10]
+    assert [len(found) for found in together] == [1, 1, 1, 0, 1, 10]
     assert _dump(grouped) == _dump(apart)
-    assert grouped.execute("SELECT count(*) FROM parked_receipts").fetchone() == (14,)
-    nothing = store._run_batch(grouped, [store._Grouped(take_parked_receipts_many, ("x",))])
+    assert grouped.execute("SELECT count(*) FROM parked_receipts").fetchone() == (41,)
+    nothing = store._run_batch(grouped, [store._Grouped(parked_receipts_many, ("x",))])
     assert nothing == [[]]
 
 

@@ -6,7 +6,6 @@ The worker (``smsgate.worker``) drives these; every status change goes through o
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 
@@ -40,8 +39,13 @@ from smsgate.services.pools import UNASSIGNED, SenderAssigner, status_callback
 from smsgate.store.base import Store, StoreUnavailable
 
 logger = logging.getLogger(__name__)
-# How often (once a second) a receipt taken from the parking is offered while the store is away.
-PARKED_TRIES = 120
+# A parked receipt whose submit has been recorded for this long was not applied by the
+# process that recorded it (it stopped in between): the sweep applies it. Applying a receipt
+# twice changes nothing, so this only needs to be longer than the usual path takes.
+ORPHAN_AGE_US = 10_000_000
+# A parked receipt that matched no submit for this long is dropped, with a warning: its id
+# is not one of ours (another system's, or a message whose submit never got recorded).
+PARKED_RETENTION_US = 24 * 3600 * 1_000_000
 
 NO_RECEIPT = 30008  # a sent message whose receipt never came
 
@@ -225,21 +229,32 @@ class DeliveryService:
         )
         if after is None:
             return
-        for carrier_id, parked in await self._store.take_parked_receipts(part_ids):
+        for carrier_id, parked in await self._store.parked_receipts(part_ids):
             ref = CarrierRef(carrier_id, message.sid, part_ids.index(carrier_id) + 1, len(part_ids))
-            # Taken out of the store, the receipt lives only here now: while the store is
-            # away (a database restart), keep offering it rather than lose it.
-            for attempt in range(1, PARKED_TRIES + 1):
-                try:
-                    await self._apply_receipt(
-                        ref, parked.status, parked.error_code, parked.done_date
-                    )
-                    break
-                except StoreUnavailable as exc:
-                    if attempt == PARKED_TRIES:
-                        raise
-                    logger.warning("parked receipt %s not applied (%s); again", carrier_id, exc)
-                    await asyncio.sleep(1.0)
+            await self._apply_parked(ref, parked)
+
+    async def _apply_parked(self, ref: CarrierRef, parked: ParkedReceipt) -> None:
+        """Apply a parked receipt, then remove it. A failure leaves it parked, and the
+        sweep (``recover_parked_receipts``) applies it later."""
+        try:
+            await self._apply_receipt(ref, parked.status, parked.error_code, parked.done_date)
+            await self._store.drop_parked_receipts((ref.carrier_id,))
+        except StoreUnavailable as exc:
+            logger.warning("parked receipt %s not applied yet (%s)", ref.carrier_id, exc)
+
+    async def recover_parked_receipts(self, limit: int = 100) -> int:
+        """Apply parked receipts whose submit was recorded by a process that stopped before
+        applying them, and drop those that matched nothing for ``PARKED_RETENTION_US``.
+        Returns how many were applied."""
+        now = self._now_us()
+        orphans = await self._store.orphaned_receipts(now - ORPHAN_AGE_US, limit)
+        for ref, parked in orphans:
+            logger.info("applying receipt %s parked before a crash", ref.carrier_id)
+            await self._apply_parked(ref, parked)
+        forgotten = await self._store.forget_parked_receipts(now - PARKED_RETENTION_US, limit)
+        if forgotten:
+            logger.warning("dropped %d receipts that matched no message for a day", forgotten)
+        return len(orphans)
 
     async def submit_failed(self, job: DeliveryJob, message: Message, error: Exception) -> None:
         """A temporary error is retried with backoff; a permanent one fails the message.

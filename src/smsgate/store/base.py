@@ -240,10 +240,27 @@ class Store(Protocol):
         (writing nothing) if it was recorded meanwhile."""
         ...
 
-    async def take_parked_receipts(
+    async def parked_receipts(
         self, carrier_ids: tuple[str, ...]
     ) -> list[tuple[str, ParkedReceipt]]:
-        """Remove and return the parked receipts for these ids, with the id each matched."""
+        """The parked receipts for these ids, with the id each matched (left in place until
+        ``drop_parked_receipts``, so a crash before they are applied cannot lose them)."""
+        ...
+
+    async def drop_parked_receipts(self, carrier_ids: tuple[str, ...]) -> None:
+        """Remove the receipts parked under these ids (under every form of their id)."""
+        ...
+
+    async def orphaned_receipts(
+        self, parked_before_us: int, limit: int
+    ) -> list[tuple[CarrierRef, ParkedReceipt]]:
+        """Parked receipts older than ``parked_before_us`` whose id a submit has recorded
+        since (the process that recorded it stopped before applying them)."""
+        ...
+
+    async def forget_parked_receipts(self, parked_before_us: int, limit: int) -> int:
+        """Remove up to ``limit`` parked receipts older than ``parked_before_us`` that match
+        no recorded submit; how many went."""
         ...
 
     async def mark_part(self, carrier_id: str, state: str) -> list[str]:

@@ -570,11 +570,24 @@ class PostgresStore:
         # miss each other (one of the two is aborted and runs again, and then sees the other).
         return await self._write(lambda c: delivery.park_receipt(c.as_sqlite(), receipt))
 
-    async def take_parked_receipts(
+    async def parked_receipts(
         self, carrier_ids: tuple[str, ...]
     ) -> list[tuple[str, ParkedReceipt]]:
+        return await self._read(lambda c: delivery.parked_receipts(c.as_sqlite(), carrier_ids))
+
+    async def drop_parked_receipts(self, carrier_ids: tuple[str, ...]) -> None:
+        await self._write(lambda c: delivery.drop_parked_receipts(c.as_sqlite(), carrier_ids))
+
+    async def orphaned_receipts(
+        self, parked_before_us: int, limit: int
+    ) -> list[tuple[CarrierRef, ParkedReceipt]]:
+        return await self._read(
+            lambda c: delivery.orphaned_receipts(c.as_sqlite(), parked_before_us, limit)
+        )
+
+    async def forget_parked_receipts(self, parked_before_us: int, limit: int) -> int:
         return await self._write(
-            lambda c: delivery.take_parked_receipts(c.as_sqlite(), carrier_ids)
+            lambda c: delivery.forget_parked_receipts(c.as_sqlite(), parked_before_us, limit)
         )
 
     async def mark_part(self, carrier_id: str, state: str) -> list[str]:

@@ -805,13 +805,27 @@ class SqliteStore:
     async def park_receipt(self, receipt: ParkedReceipt) -> CarrierRef | None:
         return await self._write(lambda c: delivery.park_receipt(c, receipt))
 
-    async def take_parked_receipts(
+    async def parked_receipts(
         self, carrier_ids: tuple[str, ...]
     ) -> list[tuple[str, ParkedReceipt]]:
+        # In the writer, grouped: one SELECT for every message recorded as sent meanwhile.
         found: list[tuple[str, ParkedReceipt]] = await self._write_grouped(
-            delivery.take_parked_receipts_many, carrier_ids
+            delivery.parked_receipts_many, carrier_ids
         )
         return found
+
+    async def drop_parked_receipts(self, carrier_ids: tuple[str, ...]) -> None:
+        await self._write(lambda c: delivery.drop_parked_receipts(c, carrier_ids))
+
+    async def orphaned_receipts(
+        self, parked_before_us: int, limit: int
+    ) -> list[tuple[CarrierRef, ParkedReceipt]]:
+        return await self._scan(lambda c: delivery.orphaned_receipts(c, parked_before_us, limit))
+
+    async def forget_parked_receipts(self, parked_before_us: int, limit: int) -> int:
+        return await self._write(
+            lambda c: delivery.forget_parked_receipts(c, parked_before_us, limit)
+        )
 
     async def mark_part(self, carrier_id: str, state: str) -> list[str]:
         return await self._write(lambda c: delivery.mark_part(c, carrier_id, state))

@@ -549,20 +549,19 @@ def park_receipt(c: sqlite3.Connection, receipt: ParkedReceipt) -> CarrierRef | 
     return None
 
 
-def take_parked_receipts(
+def parked_receipts(
     c: sqlite3.Connection, carrier_ids: tuple[str, ...]
 ) -> list[tuple[str, ParkedReceipt]]:
-    """The parked receipts for these carrier ids (with the id each matched), removed
-    under every form of their id."""
-    return take_parked_receipts_many(c, [carrier_ids])[0]
+    """The parked receipts for these carrier ids (with the id each matched)."""
+    return parked_receipts_many(c, [carrier_ids])[0]
 
 
-def take_parked_receipts_many(
+def parked_receipts_many(
     c: sqlite3.Connection, items: list[tuple[str, ...]]
 ) -> list[list[tuple[str, ParkedReceipt]]]:
-    """``take_parked_receipts`` for each item, as if one after the other (a grouped
-    operation: one SELECT for the whole batch, and a DELETE only when something matched;
-    almost always nothing is parked)."""
+    """``parked_receipts`` for each item (one SELECT for the whole batch; almost always
+    nothing is parked). Nothing is removed: a receipt leaves the table only once it has
+    been applied (``drop_parked_receipts``), so a crash in between cannot lose it."""
     by_id: dict[str, list[tuple[Any, ...]]] = {}
     for chunk in in_chunks([carrier_id for ids in items for carrier_id in ids]):
         for r in c.execute(
@@ -573,18 +572,59 @@ def take_parked_receipts_many(
             by_id.setdefault(r[0], []).append(r[1:])
     if not by_id:
         return [[] for _ in items]
-    taken: set[str] = set()
     out: list[list[tuple[str, ParkedReceipt]]] = []
     for carrier_ids in items:
         found: dict[str, tuple[str, ParkedReceipt]] = {}
         for carrier_id in dict.fromkeys(carrier_ids):
             for r in by_id.get(carrier_id, ()):
-                if r[0] not in taken:
-                    found.setdefault(r[0], (carrier_id, ParkedReceipt((carrier_id,), *r[1:])))
-        taken.update(found)
+                found.setdefault(r[0], (carrier_id, ParkedReceipt((carrier_id,), *r[1:])))
         out.append(list(found.values()))
-    c.executemany("DELETE FROM parked_receipts WHERE receipt = ?", [(k,) for k in taken])
     return out
+
+
+def drop_parked_receipts(c: sqlite3.Connection, carrier_ids: tuple[str, ...]) -> None:
+    """Remove the receipts parked under these ids, under every form of their id."""
+    for chunk in in_chunks(list(carrier_ids)):
+        c.execute(
+            "DELETE FROM parked_receipts WHERE receipt IN (SELECT receipt FROM parked_receipts "
+            f"WHERE carrier_id IN ({in_list(len(chunk))}))",
+            chunk,
+        )
+
+
+def orphaned_receipts(
+    c: sqlite3.Connection, parked_before_us: int, limit: int
+) -> list[tuple[CarrierRef, ParkedReceipt]]:
+    """Parked receipts, older than ``parked_before_us``, whose carrier id a submit has
+    recorded since: the worker that recorded it stopped before it applied them."""
+    found = c.execute(
+        "SELECT r.carrier_id, r.message_sid, r.part, r.parts, p.receipt, p.status, "
+        "p.error_code, p.done_date, p.created_at FROM parked_receipts p "
+        "JOIN carrier_refs r ON r.carrier_id = p.carrier_id "
+        "WHERE p.created_at < ? ORDER BY p.created_at LIMIT ?",
+        (parked_before_us, limit),
+    ).fetchall()
+    out: dict[str, tuple[CarrierRef, ParkedReceipt]] = {}
+    for r in found:
+        ref = CarrierRef(r[0], r[1], r[2], r[3])
+        out.setdefault(r[4], (ref, ParkedReceipt((r[0],), *r[5:])))
+    return list(out.values())
+
+
+def forget_parked_receipts(c: sqlite3.Connection, parked_before_us: int, limit: int) -> int:
+    """Remove up to ``limit`` parked receipts older than ``parked_before_us`` that match no
+    submit (their message was never recorded as sent here); how many receipts went."""
+    keys = [
+        r[0]
+        for r in c.execute(
+            "SELECT p.receipt FROM parked_receipts p "
+            "LEFT JOIN carrier_refs r ON r.carrier_id = p.carrier_id "
+            "WHERE p.created_at < ? GROUP BY p.receipt HAVING COUNT(r.carrier_id) = 0 LIMIT ?",
+            (parked_before_us, limit),
+        )
+    ]
+    c.executemany("DELETE FROM parked_receipts WHERE receipt = ?", [(k,) for k in keys])
+    return len(keys)
 
 
 def mark_part(c: sqlite3.Connection, carrier_id: str, state: str) -> list[str]:

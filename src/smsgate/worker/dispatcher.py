@@ -100,9 +100,10 @@ class Dispatcher:
             await self._connector.close()
 
     async def _sweep(self) -> None:
-        """Give up on receipts that never came and on messages past their validity
-        (bounded work per sweep)."""
+        """Apply receipts a stopped process left parked, then give up on receipts that never
+        came and on messages past their validity (bounded work per sweep)."""
         try:
+            await self._delivery.recover_parked_receipts()
             await self._delivery.expire_receipts()
             await self._delivery.expire_jobs(self.owner)
         except Exception:
