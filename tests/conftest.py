@@ -206,6 +206,51 @@ def start_server(
     return server
 
 
+class Launcher:
+    """Starts ``smsgate serve`` on the test's store kind (the ``launch`` fixture).
+
+    A PostgreSQL database is created per data dir, so a restart on the same data dir finds
+    the same store, as it would on SQLite. At the end of the test, servers still running
+    are stopped and the databases dropped."""
+
+    def __init__(self, store_kind: str) -> None:
+        self.store_kind = store_kind
+        self.servers: list[Server] = []
+        self._databases: dict[Path, str] = {}
+
+    def __call__(
+        self, data_dir: Path, *, env: dict[str, str] | None = None, args: list[str] | None = None
+    ) -> Server:
+        url = None
+        if self.store_kind == "postgres":
+            if data_dir not in self._databases:
+                self._databases[data_dir] = pgdb.create_database()
+            url = pgdb.url_of(self._databases[data_dir])
+        server = start_server(data_dir, env=env, args=args, database_url=url)
+        self.servers.append(server)
+        return server
+
+    def close(self) -> None:
+        for server in self.servers:
+            if server.process.poll() is None:
+                try:
+                    server.stop()
+                except subprocess.TimeoutExpired:
+                    server.stop(signal.SIGKILL)
+        for name in self._databases.values():
+            pgdb.drop_database(name)
+
+
+@pytest.fixture
+def launch(store_kind: str) -> Iterator[Launcher]:
+    """``launch(data_dir, env=…, args=…)`` starts a server on this test's store kind."""
+    launcher = Launcher(store_kind)
+    try:
+        yield launcher
+    finally:
+        launcher.close()
+
+
 def start_worker(
     server: Server, log: Path, *, env: dict[str, str] | None = None, args: list[str] | None = None
 ) -> subprocess.Popen[bytes]:

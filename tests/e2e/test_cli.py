@@ -10,7 +10,8 @@ import httpx
 import orjson
 from twilio.rest import Client
 
-from tests.conftest import SMSGATE, Server, free_port, start_server, wait_until
+from tests import pgdb
+from tests.conftest import SMSGATE, Launcher, Server, free_port, wait_until
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -49,8 +50,8 @@ def _healthy(port: int) -> bool:
         return False
 
 
-def test_flags_win_over_the_environment(tmp_path: Path) -> None:
-    srv = start_server(tmp_path / "d", env={"SMSGATE_PORT": "1"})  # start_server passes --port
+def test_flags_win_over_the_environment(tmp_path: Path, launch: Launcher) -> None:
+    srv = launch(tmp_path / "d", env={"SMSGATE_PORT": "1"})  # launch passes --port
     try:
         assert srv.healthy()
     finally:
@@ -66,8 +67,8 @@ def test_bad_settings_fail_fast_with_a_message(tmp_path: Path) -> None:
     assert "unsupported database URL" in result.stderr
 
 
-def test_the_banner_is_printed_once_and_the_snippet_works(tmp_path: Path) -> None:
-    srv = start_server(tmp_path / "data")
+def test_the_banner_is_printed_once_and_the_snippet_works(tmp_path: Path, launch: Launcher) -> None:
+    srv = launch(tmp_path / "data")
     try:
         client = Client(srv.account_sid, srv.auth_token)
         client.api.base_url = srv.base_url
@@ -75,7 +76,7 @@ def test_the_banner_is_printed_once_and_the_snippet_works(tmp_path: Path) -> Non
         assert message.status == "queued"
     finally:
         assert srv.stop() == 0
-    again = start_server(tmp_path / "data")
+    again = launch(tmp_path / "data")
     try:
         assert again.account_sid == ""  # not an empty store any more: no second account
     finally:
@@ -99,18 +100,27 @@ def test_accounts_create_and_list_while_the_server_runs(server: Server) -> None:
     assert r.json()["friendly_name"] == "cli"
 
 
-def test_db_check_and_upgrade(tmp_path: Path) -> None:
-    fresh = str(tmp_path / "fresh")
-    assert run("db", "check", "--data-dir", fresh).returncode == 1
-    upgraded = run("db", "upgrade", "--data-dir", fresh)
-    assert upgraded.returncode == 0, upgraded.stderr
-    checked = run("db", "check", "--data-dir", fresh)
-    assert checked.returncode == 0
-    assert "current" in checked.stdout
+def test_db_check_and_upgrade(tmp_path: Path, store_kind: str) -> None:
+    def check_and_upgrade(*store: str) -> None:
+        assert run("db", "check", *store).returncode == 1
+        upgraded = run("db", "upgrade", *store)
+        assert upgraded.returncode == 0, upgraded.stderr
+        checked = run("db", "check", *store)
+        assert checked.returncode == 0
+        assert "current" in checked.stdout
+
+    fresh = ["--data-dir", str(tmp_path / "fresh")]
+    if store_kind == "sqlite":
+        check_and_upgrade(*fresh)
+        return
+    with pgdb.database() as url:
+        check_and_upgrade(*fresh, "--database-url", url)
 
 
-def test_sigterm_under_load_still_answers_every_accepted_request(tmp_path: Path) -> None:
-    srv = start_server(tmp_path / "data")
+def test_sigterm_under_load_still_answers_every_accepted_request(
+    tmp_path: Path, launch: Launcher
+) -> None:
+    srv = launch(tmp_path / "data")
     client = Client(srv.account_sid, srv.auth_token)
     client.api.base_url = srv.base_url
     sids = [
@@ -118,7 +128,7 @@ def test_sigterm_under_load_still_answers_every_accepted_request(tmp_path: Path)
         for i in range(20)
     ]
     assert srv.stop(signal.SIGTERM) == 0
-    srv2 = start_server(tmp_path / "data")
+    srv2 = launch(tmp_path / "data")
     try:
         client.api.base_url = srv2.base_url
         assert {m.sid for m in client.messages.list()} == set(sids)

@@ -15,7 +15,7 @@ import orjson
 import pytest
 from twilio.rest import Client
 
-from tests.conftest import Server, Tenant, random_number, start_server, wait_until
+from tests.conftest import Launcher, Server, Tenant, random_number, wait_until
 
 PHONE = "+15558675310"
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -480,11 +480,11 @@ def test_assets_ship_inside_the_package(console: Console) -> None:
         assert r.status_code == 200 and len(r.content) > 500
 
 
-def test_an_open_event_stream_does_not_hold_up_shutdown(tmp_path: object) -> None:
+def test_an_open_event_stream_does_not_hold_up_shutdown(launch: Launcher, tmp_path: object) -> None:
     """uvicorn waits for open responses on SIGTERM: the feed must end when it stops."""
     from pathlib import Path
 
-    own = start_server(Path(str(tmp_path)) / "data")
+    own = launch(Path(str(tmp_path)) / "data")
     c = Console(own)
     c.sign_in(own.account_sid, own.auth_token)
     opened, ended = threading.Event(), threading.Event()

@@ -13,6 +13,7 @@ from twilio.rest import Client
 
 from tests.conftest import (
     SMSGATE,
+    Launcher,
     Server,
     Tenant,
     free_port,
@@ -200,8 +201,8 @@ def test_validity_period_expires_queued_messages(tenant: Tenant) -> None:
         assert tenant.client.messages(sid).fetch().error_code == 30036
 
 
-def test_a_full_sender_queue_refuses_with_21611(tmp_path: Path) -> None:
-    srv = start_server(tmp_path / "d", args=["--sender-mps", "0.001", "--no-worker"])
+def test_a_full_sender_queue_refuses_with_21611(launch: Launcher, tmp_path: Path) -> None:
+    srv = launch(tmp_path / "d", args=["--sender-mps", "0.001", "--no-worker"])
     try:
         client: Client = sdk(srv, srv.account_sid, srv.auth_token)
         number = client.incoming_phone_numbers.create(phone_number="+15017122661").phone_number
@@ -316,10 +317,10 @@ def test_a_worker_process_delivers_beside_an_api_only_server(
 
 
 def test_a_carrier_that_stops_answering_loses_no_message(
-    tmp_path: Path, receiver: Receiver
+    launch: Launcher, tmp_path: Path, receiver: Receiver
 ) -> None:
     # A submit may take half the lease: one second here.
-    srv = start_server(tmp_path / "d", args=["--lease-seconds", "2"])
+    srv = launch(tmp_path / "d", args=["--lease-seconds", "2"])
     try:
         client: Client = sdk(srv, srv.account_sid, srv.auth_token)
         silent = client.messages.create(

@@ -15,12 +15,12 @@ from twilio.request_validator import RequestValidator
 
 from tests.conftest import (
     SMSGATE,
+    Launcher,
     Server,
     Tenant,
     make_tenant,
     random_number,
     sdk,
-    start_server,
     wait_until,
 )
 from tests.fakes.media_host import MediaHost
@@ -444,8 +444,10 @@ def test_injection_needs_the_owners_credentials(
     assert foreign.status_code == 404
 
 
-def test_keyword_replies_are_configured_through_the_environment(tmp_path: Path) -> None:
-    srv = start_server(
+def test_keyword_replies_are_configured_through_the_environment(
+    launch: Launcher, tmp_path: Path
+) -> None:
+    srv = launch(
         tmp_path / "d",
         env={"SMSGATE_HELP_REPLY": "Call us on 555-0100.", "SMSGATE_STOP_REPLY": ""},
     )

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from twilio.base.exceptions import TwilioRestException
 
-from tests.conftest import Server, Tenant, make_tenant, sdk, start_server, wait_until
+from tests.conftest import Launcher, Server, Tenant, make_tenant, sdk, wait_until
 from tests.fakes.media_host import MediaHost, content_of
 
 TO = "+15558675310"
@@ -280,10 +280,12 @@ def test_inbound_media_are_stored_and_the_webhook_points_at_them(
     assert (bad.status_code, bad.json()["code"]) == (400, 12300)
 
 
-def test_a_crash_during_the_fetch_loses_nothing(tmp_path: Path, media_host: MediaHost) -> None:
+def test_a_crash_during_the_fetch_loses_nothing(
+    launch: Launcher, tmp_path: Path, media_host: MediaHost
+) -> None:
     data = tmp_path / "data"
     args = ["--lease-seconds", "2"]
-    first = start_server(data, args=args)
+    first = launch(data, args=args)
     client = sdk(first, first.account_sid, first.auth_token)
     t = token()
     m = client.messages.create(
@@ -293,7 +295,7 @@ def test_a_crash_during_the_fetch_loses_nothing(tmp_path: Path, media_host: Medi
     first.stop(signal.SIGKILL)
 
     media_host.release()
-    second = start_server(data, args=args)
+    second = launch(data, args=args)
     try:
         client = sdk(second, second.account_sid or first.account_sid, first.auth_token)
         done = wait_until(

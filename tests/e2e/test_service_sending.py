@@ -14,7 +14,15 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from tests.conftest import Server, Tenant, make_tenant, sdk, start_server, wait_until
+from tests.conftest import (
+    Launcher,
+    Server,
+    Tenant,
+    make_tenant,
+    sdk,
+    start_server,
+    wait_until,
+)
 from tests.e2e.test_services import messaging, new_number
 from tests.fakes.receiver import Receiver
 
@@ -180,8 +188,10 @@ def test_unknown_or_empty_services_are_refused(server: Server, tenant: Tenant) -
         assert (info.value.status, info.value.code) == (400, code), service
 
 
-def test_an_overloaded_pool_fails_after_creation_with_30001(tmp_path: Path) -> None:
-    srv = start_server(tmp_path / "d", args=["--sender-mps", "0.001"])
+def test_an_overloaded_pool_fails_after_creation_with_30001(
+    launch: Launcher, tmp_path: Path
+) -> None:
+    srv = launch(tmp_path / "d", args=["--sender-mps", "0.001"])
     try:
         with own_tenant(srv) as tenant:
             service, (number,) = pool_service(tenant, srv, 1)
@@ -214,14 +224,17 @@ def test_an_overloaded_pool_fails_after_creation_with_30001(tmp_path: Path) -> N
 
 
 @pytest.fixture(scope="module")
-def quick(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def quick(tmp_path_factory: pytest.TempPathFactory, store_kind: str) -> Iterator[Server]:
     """A server that schedules one second ahead, for tests that wait for SendAt."""
     srv = start_server(
         tmp_path_factory.mktemp("smsgate-sched") / "data",
         env={"SMSGATE_MIN_SCHEDULE_LEAD": "1"},
+        store_kind=store_kind,
     )
     yield srv
-    assert srv.stop() == 0, srv.log.read_text()
+    code = srv.stop()
+    srv.drop_databases()
+    assert code == 0, srv.log.read_text()
 
 
 @pytest.fixture
@@ -352,8 +365,8 @@ def test_without_a_service_scheduling_is_dropped(server: Server, tenant: Tenant)
     assert status_of(tenant, m.sid, "delivered").status == "delivered"
 
 
-def test_a_schedule_survives_a_restart(tmp_path: Path) -> None:
-    srv = start_server(tmp_path / "d", args=["--min-schedule-lead", "1"])
+def test_a_schedule_survives_a_restart(launch: Launcher, tmp_path: Path) -> None:
+    srv = launch(tmp_path / "d", args=["--min-schedule-lead", "1"])
     try:
         with own_tenant(srv) as tenant:
             service, numbers = pool_service(tenant, srv, 1)
@@ -369,7 +382,7 @@ def test_a_schedule_survives_a_restart(tmp_path: Path) -> None:
     finally:
         assert srv.stop() == 0
     assert datetime.now(UTC) < send_at, "the first server must stop before SendAt"
-    again = start_server(tmp_path / "d", args=["--min-schedule-lead", "1"])
+    again = launch(tmp_path / "d", args=["--min-schedule-lead", "1"])
     try:
         client: Client = sdk(again, tenant.sid, tenant.token)
         assert client.messages(m.sid).fetch().status in ("scheduled", "queued", "sending", "sent")

@@ -13,7 +13,7 @@ import pytest
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
-from tests.conftest import Server, sdk, start_server, wait_until
+from tests.conftest import Launcher, Server, sdk, wait_until
 from tests.fakes.receiver import Receiver
 from tests.smpp_peers import SmscPeer
 
@@ -49,8 +49,10 @@ class Gateway:
         return found[0]
 
 
-def start_gateway(tmp_path: Path, smsc: SmscPeer, options: str = "", **env: str) -> Server:
-    return start_server(
+def start_gateway(
+    launch: Launcher, tmp_path: Path, smsc: SmscPeer, options: str = "", **env: str
+) -> Server:
+    return launch(
         tmp_path / "data",
         env={
             "SMSGATE_CARRIER": smsc.url + "?window=10" + FAST + options,
@@ -62,8 +64,8 @@ def start_gateway(tmp_path: Path, smsc: SmscPeer, options: str = "", **env: str)
 
 
 @pytest.fixture
-def gateway(tmp_path: Path, smsc: SmscPeer) -> Iterator[Gateway]:
-    server = start_gateway(tmp_path, smsc)
+def gateway(launch: Launcher, tmp_path: Path, smsc: SmscPeer) -> Iterator[Gateway]:
+    server = start_gateway(launch, tmp_path, smsc)
     yield Gateway(server, smsc)
     assert server.stop() == 0, server.log.read_text()
 
@@ -119,10 +121,10 @@ def test_long_messages_go_as_concatenated_parts(
     assert "".join(s["text"] for s in submits) == body
 
 
-def test_other_concatenation_forms(tmp_path: Path, smsc: SmscPeer) -> None:
+def test_other_concatenation_forms(launch: Launcher, tmp_path: Path, smsc: SmscPeer) -> None:
     for concat in ("udh16", "sar", "payload"):
         smsc.reset()
-        server = start_gateway(tmp_path / concat, smsc, f"&concat={concat}")
+        server = start_gateway(launch, tmp_path / concat, smsc, f"&concat={concat}")
         try:
             gateway = Gateway(server, smsc)
             body = "ж" * 150  # UCS-2: 66 or 67 a part
@@ -169,10 +171,10 @@ def test_throttling_slows_down_and_then_delivers(gateway: Gateway, smsc: SmscPee
 
 
 def test_a_refused_bind_keeps_messages_queued_until_it_recovers(
-    tmp_path: Path, smsc: SmscPeer
+    launch: Launcher, tmp_path: Path, smsc: SmscPeer
 ) -> None:
     smsc.behaviour(bind_status=0x0E)  # ESME_RINVPASWD
-    server = start_gateway(tmp_path, smsc)
+    server = start_gateway(launch, tmp_path, smsc)
     try:
         gateway = Gateway(server, smsc)
         sent = gateway.send()
@@ -264,9 +266,9 @@ def test_a_message_to_a_number_nobody_owns_is_acknowledged_and_logged(
 
 
 def test_sigkill_with_submits_in_flight_resubmits_only_what_was_not_confirmed(
-    tmp_path: Path, smsc: SmscPeer
+    launch: Launcher, tmp_path: Path, smsc: SmscPeer
 ) -> None:
-    server = start_gateway(tmp_path, smsc)
+    server = start_gateway(launch, tmp_path, smsc)
     gateway = Gateway(server, smsc)
     confirmed = [gateway.send(f"confirmed {i}").sid for i in range(3)]
     for sid in confirmed:
@@ -277,7 +279,7 @@ def test_sigkill_with_submits_in_flight_resubmits_only_what_was_not_confirmed(
     server.stop(signal.SIGKILL)
     smsc.drop()
     smsc.behaviour(submit_resp_delay=0)
-    server = start_gateway(tmp_path, smsc)
+    server = start_gateway(launch, tmp_path, smsc)
     try:
         gateway = Gateway(server, smsc, like=gateway)
         for sid in confirmed + pending:
@@ -290,8 +292,8 @@ def test_sigkill_with_submits_in_flight_resubmits_only_what_was_not_confirmed(
         assert server.stop() == 0
 
 
-def test_a_transmitter_and_receiver_pair(tmp_path: Path, smsc: SmscPeer) -> None:
-    server = start_gateway(tmp_path, smsc, "&bind=txrx")
+def test_a_transmitter_and_receiver_pair(launch: Launcher, tmp_path: Path, smsc: SmscPeer) -> None:
+    server = start_gateway(launch, tmp_path, smsc, "&bind=txrx")
     try:
         gateway = Gateway(server, smsc)
         sessions = smsc.wait_for_sessions(lambda ss: len(ss) == 2)
@@ -318,9 +320,11 @@ def test_an_unbind_from_the_smsc_is_followed_by_a_new_bind(
     assert [s["text"] for s in submits_for(smsc)] == ["before", "after"]
 
 
-def test_a_receipt_that_never_comes_ends_undelivered(tmp_path: Path, smsc: SmscPeer) -> None:
+def test_a_receipt_that_never_comes_ends_undelivered(
+    launch: Launcher, tmp_path: Path, smsc: SmscPeer
+) -> None:
     smsc.behaviour(receipts=False)
-    server = start_gateway(tmp_path, smsc, "&receipt_timeout=1")
+    server = start_gateway(launch, tmp_path, smsc, "&receipt_timeout=1")
     try:
         gateway = Gateway(server, smsc)
         done = gateway.wait_status(gateway.send().sid, "undelivered")
@@ -342,9 +346,9 @@ def test_an_mms_goes_as_text_with_its_media_links(
 
 
 def test_a_carrier_that_takes_no_mms_fails_them_with_30011(
-    tmp_path: Path, smsc: SmscPeer, media_host: Any
+    launch: Launcher, tmp_path: Path, smsc: SmscPeer, media_host: Any
 ) -> None:
-    server = start_gateway(tmp_path, smsc, "&mms=reject")
+    server = start_gateway(launch, tmp_path, smsc, "&mms=reject")
     try:
         gateway = Gateway(server, smsc)
         mms = gateway.send("pic", media_url=[media_host.url("/blob/x.png")])

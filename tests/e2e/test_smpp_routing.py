@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SMSGATE, Server, start_server, wait_until
+from tests.conftest import SMSGATE, Launcher, Server, wait_until
 from tests.e2e.test_smpp import FAST, Gateway
 from tests.smpp_peers import SmscPeer, start_peer
 
@@ -48,8 +48,8 @@ carriers = ["first", "second"]
     return path
 
 
-def _start(tmp_path: Path, config: Path) -> Server:
-    return start_server(
+def _start(launch: Launcher, tmp_path: Path, config: Path) -> Server:
+    return launch(
         tmp_path / "data",
         env={
             "SMSGATE_CONFIG": str(config),
@@ -63,9 +63,11 @@ def _texts(peer: SmscPeer) -> list[str]:
     return [s["text"] for s in peer.submits()]
 
 
-def test_routes_by_prefix_and_fails_over(tmp_path: Path, peers: tuple[SmscPeer, SmscPeer]) -> None:
+def test_routes_by_prefix_and_fails_over(
+    launch: Launcher, tmp_path: Path, peers: tuple[SmscPeer, SmscPeer]
+) -> None:
     first, second = peers
-    server = _start(tmp_path, _config(tmp_path, first, second))
+    server = _start(launch, tmp_path, _config(tmp_path, first, second))
     try:
         gateway = Gateway(server, first)
         gateway.wait_status(gateway.send("to the US", to=US).sid, "delivered")

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import trustme
 
-from tests.conftest import Server, start_server, wait_until
+from tests.conftest import Launcher, Server, wait_until
 from tests.e2e.test_smpp import FAST, Gateway
 from tests.smpp_peers import SmscPeer, start_peer
 
@@ -85,18 +85,16 @@ def tls(sim: SmscPeer) -> Iterator[tuple[TlsTerminator, Path]]:
         yield terminator, pem
 
 
-def _gateway(tmp_path: Path, sim: SmscPeer, port: int, **env: str) -> Server:
+def _gateway(launch: Launcher, tmp_path: Path, sim: SmscPeer, port: int, **env: str) -> Server:
     url = f"smpps://{sim.system_id}:{sim.password}@127.0.0.1:{port}?window=5{FAST}"
-    return start_server(
-        tmp_path / "data", env={"SMSGATE_CARRIER": url, "SMSGATE_SENDER_MPS": "0", **env}
-    )
+    return launch(tmp_path / "data", env={"SMSGATE_CARRIER": url, "SMSGATE_SENDER_MPS": "0", **env})
 
 
 def test_smpps_binds_over_verified_tls(
-    tmp_path: Path, sim: SmscPeer, tls: tuple[TlsTerminator, Path]
+    launch: Launcher, tmp_path: Path, sim: SmscPeer, tls: tuple[TlsTerminator, Path]
 ) -> None:
     terminator, pem = tls
-    server = _gateway(tmp_path, sim, terminator.port, SSL_CERT_FILE=str(pem))
+    server = _gateway(launch, tmp_path, sim, terminator.port, SSL_CERT_FILE=str(pem))
     try:
         gateway = Gateway(server, sim)
         gateway.wait_status(gateway.send("over TLS").sid, "delivered")
@@ -107,10 +105,10 @@ def test_smpps_binds_over_verified_tls(
 
 
 def test_an_untrusted_certificate_is_refused(
-    tmp_path: Path, sim: SmscPeer, tls: tuple[TlsTerminator, Path]
+    launch: Launcher, tmp_path: Path, sim: SmscPeer, tls: tuple[TlsTerminator, Path]
 ) -> None:
     terminator, _ = tls  # the CA is not given to smsgate
-    server = _gateway(tmp_path, sim, terminator.port)
+    server = _gateway(launch, tmp_path, sim, terminator.port)
     try:
         wait_until(lambda: "CERTIFICATE_VERIFY_FAILED" in server.log.read_text())
         assert sim.sessions() == []

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 from twilio.request_validator import RequestValidator
 
-from tests.conftest import Server, start_server, wait_until
+from tests.conftest import Launcher, Server, wait_until
 from tests.fakes.receiver import Receiver
 
 CHILD = ["--worker-process", "--sender-mps", "0"]
@@ -58,9 +58,9 @@ def _status(http: httpx.Client, account_sid: str, sid: str) -> str:
 
 
 def test_the_worker_child_delivers_and_calls_back_in_order(
-    tmp_path: Path, receiver: Receiver
+    launch: Launcher, tmp_path: Path, receiver: Receiver
 ) -> None:
-    srv = start_server(tmp_path / "data", args=CHILD)
+    srv = launch(tmp_path / "data", args=CHILD)
     try:
         (child,) = wait_until(lambda: _children(srv.process.pid))
         auth = (srv.account_sid, srv.auth_token)
@@ -81,9 +81,9 @@ def test_the_worker_child_delivers_and_calls_back_in_order(
 
 
 def test_a_killed_worker_child_is_replaced_and_nothing_is_lost(
-    tmp_path: Path, receiver: Receiver
+    launch: Launcher, tmp_path: Path, receiver: Receiver
 ) -> None:
-    srv = start_server(tmp_path / "data", args=FAST)
+    srv = launch(tmp_path / "data", args=FAST)
     try:
         (child,) = wait_until(lambda: _children(srv.process.pid))
         auth = (srv.account_sid, srv.auth_token)
@@ -115,9 +115,9 @@ def test_a_killed_worker_child_is_replaced_and_nothing_is_lost(
 
 
 def test_the_worker_child_never_outlives_a_killed_server(
-    tmp_path: Path, receiver: Receiver
+    launch: Launcher, tmp_path: Path, receiver: Receiver
 ) -> None:
-    srv = start_server(tmp_path / "data", args=FAST)
+    srv = launch(tmp_path / "data", args=FAST)
     (child,) = wait_until(lambda: _children(srv.process.pid))
     auth = (srv.account_sid, srv.auth_token)
     with httpx.Client(auth=auth, base_url=srv.base_url, timeout=10) as http:
@@ -127,7 +127,7 @@ def test_the_worker_child_never_outlives_a_killed_server(
     # Its control pipe closed with the server: it stops on its own (not orphaned forever).
     wait_until(lambda: not _alive(child), timeout=30)
 
-    again = start_server(tmp_path / "data", args=FAST)
+    again = launch(tmp_path / "data", args=FAST)
     try:
         with httpx.Client(auth=auth, base_url=again.base_url, timeout=10) as http:
             wait_until(
