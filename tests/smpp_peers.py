@@ -16,6 +16,7 @@ when it ends. ``start_peer`` starts a private process with start-up flags of its
 
 from __future__ import annotations
 
+import fcntl
 import os
 import selectors
 import shutil
@@ -163,10 +164,13 @@ def node_ready() -> str:
         if os.environ.get("CI"):
             pytest.fail("CI must run the Node SMSC: node and npm are required")
         pytest.skip("node/npm are not installed on this machine")
-    if not (NODE_DIR / "node_modules" / "smpp").exists():
-        subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR, check=True, timeout=300
-        )
+    # pytest-xdist workers may all get here first: one installs, the others wait for it.
+    with (NODE_DIR / ".install.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (NODE_DIR / "node_modules" / "smpp").exists():
+            subprocess.run(
+                [npm, "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR, check=True, timeout=300
+            )
     return node
 
 

@@ -20,6 +20,9 @@ import pytest
 from tests import pgdb
 from tests.conftest import Server, start_server, wait_until
 
+# It restarts the PostgreSQL server every other test shares: run it alone (scripts/test).
+pytestmark = pytest.mark.serial
+
 
 def _cluster() -> tuple[str, str] | None:
     """(version, name) of the cluster serving port 5432, or None."""
