@@ -55,6 +55,8 @@ def test_two_api_processes_and_two_workers_share_one_database(
         for i in range(2)
     ]
     try:
+        for i in range(2):  # both workers take part from the first message
+            wait_until(lambda i=i: "running" in (tmp_path / f"worker{i}.log").read_text())
         assert srv.account_sid, "the parent bootstraps the main account once"
         auth = (srv.account_sid, srv.auth_token)
         url = f"/2010-04-01/Accounts/{srv.account_sid}/Messages.json"

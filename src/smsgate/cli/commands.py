@@ -316,7 +316,12 @@ def worker_child(settings: Settings, *, control_fd: int) -> int:
 
 async def _worker(settings: Settings, *, control_fd: int | None = None) -> int:
     """Deliver and call back without serving the API, until SIGTERM or SIGINT (or, as the
-    child of ``serve``, until its control pipe closes)."""
+    child of ``serve``, until its control pipe closes). A signal that comes while it is
+    still starting stops it as soon as it has started, cleanly."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
     store = build_store(settings, sole_api=False)
     await store.open()
     fetcher = build_fetcher(settings)
@@ -325,9 +330,7 @@ async def _worker(settings: Settings, *, control_fd: int | None = None) -> int:
         pipeline = build_pipeline(
             settings, store, clock, build_media(settings, store, clock, fetcher)
         )
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, pipeline.stop.set)
+        pipeline.stop = stop
         if control_fd is not None:
             watch_control(control_fd, pipeline.wake, pipeline.stop.set)
         _settle_gc()
