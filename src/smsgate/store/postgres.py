@@ -35,6 +35,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import select
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -46,6 +47,7 @@ import psycopg
 import psycopg.errors
 import sqlalchemy.exc
 from psycopg import IsolationLevel
+from psycopg.pq import TransactionStatus
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from smsgate.domain.accounts import Account, ApiKey
@@ -132,6 +134,32 @@ def conninfo_of(url: str) -> str:
     return "postgresql://" + sqlalchemy_url(url).removeprefix("postgresql+psycopg://")
 
 
+def _check_idle(conn: psycopg.Connection[Any]) -> None:
+    """Whether a pooled connection can be handed out, without a round trip to the server.
+
+    psycopg_pool's own check sends an empty query on every checkout: one round trip more per
+    store operation, on a server that shares the machine's cores. An idle connection has
+    nothing to read, so a socket that is readable (the server's goodbye on a restart, or EOF
+    after it went away) or in error means the connection is gone: the pool drops it and
+    hands out another, or makes one. A connection that dies without a word is found by the
+    operation that uses it, which fails with StoreUnavailable (a 503) and the pool drops it.
+    """
+    if conn.closed or conn.broken:
+        raise psycopg.OperationalError("the connection is closed")
+    pgconn = conn.pgconn
+    problem = None
+    if pgconn.transaction_status != TransactionStatus.IDLE:
+        problem = "the connection is not idle"
+    else:
+        poller = select.poll()
+        poller.register(pgconn.socket, select.POLLIN | select.POLLERR | select.POLLHUP)
+        if poller.poll(0):
+            problem = "the server closed the connection"
+    if problem is not None:
+        conn.close()  # the pool takes back an open connection as good: close it first
+        raise psycopg.OperationalError(problem)
+
+
 class PostgresStore:
     """The Store on a PostgreSQL database; media content in ``media_dir``.
 
@@ -170,7 +198,7 @@ class PostgresStore:
             min_size=1,
             max_size=self._pool_size,
             kwargs={"autocommit": True},
-            check=ConnectionPool.check_connection,
+            check=_check_idle,
             timeout=self._pool_timeout,
             # Give up on a replacement connection soon: the next request that needs one asks
             # again at once, so service resumes as soon as the database is back.
