@@ -108,6 +108,15 @@ def build_pipeline(settings: Settings, store: Store, clock: Clock, media: MediaS
     lease = settings.lease_seconds
     # Replies the inbound side queues wake this pipeline (bound late: it is built below).
     inbound = build_inbound(settings, store, clock, lambda: pipeline.wake(), media)
+    webhooks = WebhookSender(
+        store,
+        clock,
+        defaults=defaults,
+        lease_seconds=lease,
+        responses=inbound,
+        concurrency=WEBHOOK_CONCURRENCY,
+        http=ChildClient(WEBHOOK_CONCURRENCY, USER_AGENT),
+    )
     pipeline = Pipeline(
         Dispatcher(
             DeliveryService(
@@ -121,16 +130,9 @@ def build_pipeline(settings: Settings, store: Store, clock: Clock, media: MediaS
             build_connector(settings, clock, BindSlots(store, clock, lease_seconds=lease)),
             submit_timeout=lease / 2,
             on_inbound=inbound.receive_sms,
+            on_progress=webhooks.nudge,
         ),
-        WebhookSender(
-            store,
-            clock,
-            defaults=defaults,
-            lease_seconds=lease,
-            responses=inbound,
-            concurrency=WEBHOOK_CONCURRENCY,
-            http=ChildClient(WEBHOOK_CONCURRENCY, USER_AGENT),
-        ),
+        webhooks,
     )
     return pipeline
 

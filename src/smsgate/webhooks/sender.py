@@ -31,6 +31,8 @@ from smsgate.webhooks import http as webhook_http
 from smsgate.webhooks import overrides, signing
 
 logger = logging.getLogger(__name__)
+# The longest an idle loop waits before it looks at the store again (see _idle).
+IDLE_MAX = 0.25
 USER_AGENT = "TwilioProxy/1.1 (smsgate)"
 HEAD_BYTES = 512
 
@@ -69,6 +71,9 @@ class WebhookSender:
         self._defaults = defaults or overrides.Overrides()
         self._concurrency = concurrency
         self._idle_poll = idle_poll
+        # Polls that find nothing back off (doubling up to IDLE_MAX): an idle process makes
+        # a few store calls a second, not twenty. Work found, or a wake(), resets it.
+        self._idle_wait = idle_poll
         self._lease_us = int(lease_seconds * 1_000_000)
         self._batch = max(1, concurrency // 4)
         self._responses = responses
@@ -80,6 +85,12 @@ class WebhookSender:
 
     def wake(self) -> None:
         self._wake.set()
+
+    def nudge(self) -> None:
+        """Callbacks may have been queued in this process: look now if the loop has backed
+        off (while it is busy, its own pace is kept)."""
+        if self._idle_wait > self._idle_poll:
+            self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
         http = self._http
@@ -104,7 +115,9 @@ class WebhookSender:
                     task = asyncio.create_task(self._send(http, item))
                     self._in_flight.add(task)
                     task.add_done_callback(self._in_flight.discard)
-                if not claimed:
+                if claimed:
+                    self._idle_wait = self._idle_poll
+                else:
                     await self._idle(stop)
         finally:
             await asyncio.gather(*self._in_flight, return_exceptions=True)
@@ -120,10 +133,14 @@ class WebhookSender:
         self._wake.clear()
         waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
         try:
-            await asyncio.wait(waiters, timeout=self._idle_poll, return_when="FIRST_COMPLETED")
+            await asyncio.wait(waiters, timeout=self._idle_wait, return_when="FIRST_COMPLETED")
         finally:
             for waiter in waiters:
                 waiter.cancel()
+        if self._wake.is_set():
+            self._idle_wait = self._idle_poll
+        else:
+            self._idle_wait = min(self._idle_wait * 2, IDLE_MAX)
 
     async def _send(self, http: webhook_http.HttpClient, item: ClaimedCallback) -> None:
         try:

@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from collections.abc import Callable
 
 from smsgate.connectors.base import (
     Connector,
     InboundHandler,
     InboundSms,
     PartRecorder,
+    Receipt,
     SubmitProgress,
     TemporaryError,
 )
@@ -24,6 +26,8 @@ from smsgate.services.delivery import DeliveryService, PendingMedia
 from smsgate.store.base import StoreUnavailable
 
 logger = logging.getLogger(__name__)
+# The longest an idle loop waits before it looks at the store again (see _idle).
+IDLE_MAX = 0.25
 
 
 class Dispatcher:
@@ -38,6 +42,7 @@ class Dispatcher:
         on_inbound: InboundHandler | None = None,
         sweep_every: float = 1.0,
         media_concurrency: int = 32,
+        on_progress: Callable[[], None] | None = None,
     ) -> None:
         """``submit_timeout`` must stay below the job lease, so that a job is never
         submitted by two workers for the same attempt. ``on_inbound`` takes the messages
@@ -46,7 +51,10 @@ class Dispatcher:
         Media are fetched outside the ``concurrency`` submit slots, at most
         ``media_concurrency`` messages at once: a slow media host holds a fetch slot, never
         a submit slot, so other messages keep going out. A message whose media cannot start
-        fetching yet goes back to the queue for a second."""
+        fetching yet goes back to the queue for a second.
+
+        ``on_progress`` is called whenever a message may have changed status here (a
+        delivery step ended, a receipt came): the webhook sender's ``nudge``."""
         self._delivery = delivery
         self._connector = connector
         self._slots = asyncio.Semaphore(concurrency)
@@ -56,8 +64,12 @@ class Dispatcher:
         self._fetching: set[asyncio.Task[None]] = set()
         self._media_concurrency = media_concurrency
         self._idle_poll = idle_poll
+        # Polls that find nothing back off (doubling up to IDLE_MAX): an idle process makes
+        # a few store calls a second, not twenty. Work found, or a wake(), resets it.
+        self._idle_wait = idle_poll
         self._submit_timeout = submit_timeout
         self._on_inbound = on_inbound
+        self._on_progress = on_progress or (lambda: None)
         self._sweep_every = sweep_every
         self._wake = asyncio.Event()
         self.owner = f"worker-{secrets.token_hex(4)}"
@@ -67,7 +79,7 @@ class Dispatcher:
         self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        await self._connector.start(self._delivery.receipt, self._inbound)
+        await self._connector.start(self._receipt, self._inbound)
         loop = asyncio.get_running_loop()
         next_sweep = loop.time()
         try:
@@ -91,7 +103,9 @@ class Dispatcher:
                     task = asyncio.create_task(self._deliver(job))
                     self._in_flight.add(task)
                     task.add_done_callback(self._done)
-                if not jobs:
+                if jobs:
+                    self._idle_wait = self._idle_poll
+                else:
                     await self._idle(stop)
         finally:
             for task in self._fetching:
@@ -106,11 +120,17 @@ class Dispatcher:
             await self._delivery.recover_parked_receipts()
             await self._delivery.expire_receipts()
             await self._delivery.expire_jobs(self.owner)
+            self._on_progress()
         except Exception:
             logger.exception("expiring overdue receipts failed; will try again")
 
+    async def _receipt(self, receipt: Receipt) -> None:
+        await self._delivery.receipt(receipt)
+        self._on_progress()
+
     def _done(self, task: asyncio.Task[None]) -> None:
         self._in_flight.discard(task)
+        self._on_progress()
         if self._concurrency - len(self._in_flight) >= self._batch:
             self._wake.set()
 
@@ -118,10 +138,14 @@ class Dispatcher:
         self._wake.clear()
         waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
         try:
-            await asyncio.wait(waiters, timeout=self._idle_poll, return_when="FIRST_COMPLETED")
+            await asyncio.wait(waiters, timeout=self._idle_wait, return_when="FIRST_COMPLETED")
         finally:
             for waiter in waiters:
                 waiter.cancel()
+        if self._wake.is_set():
+            self._idle_wait = self._idle_poll
+        else:
+            self._idle_wait = min(self._idle_wait * 2, IDLE_MAX)
 
     async def _deliver(self, job: DeliveryJob) -> None:
         try:
