@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from smsgate.clock import Clock
+from smsgate.domain.accounts import Account
 from smsgate.domain.dates import to_us
 from smsgate.domain.delivery import CallbackAttempt, CallbackResult, ClaimedCallback
 from smsgate.domain.inbound import MAX_RESPONSE_BYTES, WebhookResponse
@@ -31,6 +32,8 @@ from smsgate.webhooks import http as webhook_http
 from smsgate.webhooks import overrides, signing
 
 logger = logging.getLogger(__name__)
+# How long an account's auth token read for signing is used before it is read again.
+TOKEN_TTL_US = 1_000_000
 # The longest an idle loop waits before it looks at the store again (see _idle).
 IDLE_MAX = 0.25
 USER_AGENT = "TwilioProxy/1.1 (smsgate)"
@@ -82,6 +85,8 @@ class WebhookSender:
         self._requesting = 0  # callbacks claimed whose requests are not over yet
         self._wake = asyncio.Event()
         self.owner = f"webhooks-{secrets.token_hex(4)}"
+        self._tokens: dict[str, tuple[str, int]] = {}  # account SID -> (auth token, read at)
+        self._token_reads: dict[str, asyncio.Future[Account | None]] = {}
 
     def wake(self) -> None:
         self._wake.set()
@@ -155,6 +160,27 @@ class WebhookSender:
         except Exception:
             logger.exception("webhook %s could not be recorded; its lease will expire", item.id)
 
+    async def _auth_token(self, account_sid: str) -> str:
+        """The token that signs this account's requests: read once for every request that
+        needs it at the same time, and kept for TOKEN_TTL_US (a busy sender signs thousands
+        of requests a second for a handful of accounts; each read is a round trip on
+        PostgreSQL). A rotated token signs within that time."""
+        now = to_us(self._clock.now())
+        cached = self._tokens.get(account_sid)
+        if cached is not None and now - cached[1] < TOKEN_TTL_US:
+            return cached[0]
+        pending = self._token_reads.get(account_sid)
+        if pending is None:
+            pending = asyncio.ensure_future(self._store.get_account(account_sid))
+            self._token_reads[account_sid] = pending
+            pending.add_done_callback(lambda _: self._token_reads.pop(account_sid, None))
+        account = await asyncio.shield(pending)
+        token = account.auth_token if account is not None else ""
+        if len(self._tokens) > 10_000:
+            self._tokens.clear()
+        self._tokens[account_sid] = (token, now)
+        return token
+
     async def _attempt(
         self, http: webhook_http.HttpClient, item: ClaimedCallback
     ) -> tuple[CallbackResult, WebhookResponse | None]:
@@ -184,8 +210,7 @@ class WebhookSender:
         except overrides.OverrideError as exc:
             attempt = CallbackAttempt(item.id, item.attempt, target, started, 0, None, None, "")
             return _Outcome(replace(attempt, error=f"11243: {exc}"), False, False, None)
-        account = await self._store.get_account(cb.account_sid)
-        token = account.auth_token if account is not None else ""
+        token = await self._auth_token(cb.account_sid)
         headers = {"I-Twilio-Idempotency-Token": f"smsgate-{item.id}"}
         send_to = url
         if method.upper() == "GET":
