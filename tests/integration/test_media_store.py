@@ -1,5 +1,7 @@
-"""Media content and rows on a real SQLite schema: stored once, removed only when no Media
-names it, and consistent after a rolled-back or crashed transaction."""
+"""Media content and rows on a real schema of either store: stored once, removed only when no
+Media names it, and consistent after a rolled-back or crashed transaction. The transaction
+functions (smsgate.store.sqlite_media) are the ones both stores run; here they run on a
+SQLite connection and on a PostgreSQL one through the PgConn adapter."""
 
 from __future__ import annotations
 
@@ -7,10 +9,12 @@ import asyncio
 import hashlib
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from smsgate.domain.media import Media, StagedFile
@@ -18,20 +22,48 @@ from smsgate.ids import new_sid
 from smsgate.store import sqlite as store
 from smsgate.store import sqlite_media as media
 from smsgate.store.blobs import STALE_STAGED_SECONDS, BlobDir
+from smsgate.store.pg_sql import PgConn
+from smsgate.store.postgres import sqlalchemy_url
 from smsgate.store.schema import upgrade
+from tests import pgdb
 from tests.stores import StoreHome
 
 ACCOUNT = "AC" + "0" * 32
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
+@dataclass
+class Db:
+    """A connection to a migrated store of either kind, with its transaction verbs."""
+
+    c: sqlite3.Connection  # on PostgreSQL, PgConn typed as what the functions take
+    begin: Callable[[], None]
+    commit: Callable[[], None]
+    rollback: Callable[[], None]
+
+
 @pytest.fixture
-def conn(tmp_path: Path) -> Iterator[sqlite3.Connection]:
-    db = tmp_path / "smsgate.db"
-    upgrade(f"sqlite:///{db}")
-    c = store._connect(db, writer=True)
-    yield c
-    c.close()
+def db(tmp_path: Path, store_kind: str) -> Iterator[Db]:
+    if store_kind == "sqlite":
+        path = tmp_path / "smsgate.db"
+        upgrade(f"sqlite:///{path}")
+        c = store._connect(path, writer=True)
+
+        def verb(sql: str) -> Callable[[], None]:
+            def run() -> None:
+                c.execute(sql)
+
+            return run
+
+        try:
+            yield Db(c, verb("BEGIN IMMEDIATE"), verb("COMMIT"), verb("ROLLBACK"))
+        finally:
+            c.close()
+        return
+    with pgdb.database() as url:
+        upgrade(sqlalchemy_url(url))
+        with psycopg.connect(url) as pc:  # a transaction starts with the first statement
+            yield Db(PgConn(pc).as_sqlite(), lambda: None, pc.commit, pc.rollback)
 
 
 @pytest.fixture
@@ -52,72 +84,68 @@ def row(message_sid: str, f: StagedFile) -> Media:
     return Media(new_sid("ME"), ACCOUNT, message_sid, f.content_type, f.digest, f.size, T0, T0)
 
 
-def attach(c: sqlite3.Connection, blobs: BlobDir, message_sid: str, f: StagedFile) -> Media:
+def attach(db: Db, blobs: BlobDir, message_sid: str, f: StagedFile) -> Media:
     m = row(message_sid, f)
-    c.execute("BEGIN IMMEDIATE")
-    media.insert_media(c, blobs, [m], [f])
-    c.execute("COMMIT")
+    db.begin()
+    media.insert_media(db.c, blobs, [m], [f])
+    db.commit()
     return m
 
 
-def delete_message(c: sqlite3.Connection, blobs: BlobDir, message_sid: str) -> None:
-    c.execute("BEGIN IMMEDIATE")
-    media.delete_message_media(c, message_sid)
-    c.execute("COMMIT")
-    c.execute("BEGIN IMMEDIATE")
-    media.collect(c, blobs)
-    c.execute("COMMIT")
+def delete_message(db: Db, blobs: BlobDir, message_sid: str) -> None:
+    db.begin()
+    media.delete_message_media(db.c, message_sid)
+    db.commit()
+    db.begin()
+    media.collect(db.c, blobs)
+    db.commit()
 
 
-def test_identical_content_is_one_file_until_its_last_media_goes(
-    conn: sqlite3.Connection, blobs: BlobDir
-) -> None:
+def test_identical_content_is_one_file_until_its_last_media_goes(db: Db, blobs: BlobDir) -> None:
     a, b = staged(blobs, b"same"), staged(blobs, b"same")
-    attach(conn, blobs, "MM1", a)
-    attach(conn, blobs, "MM2", b)
+    attach(db, blobs, "MM1", a)
+    attach(db, blobs, "MM2", b)
     path = blobs.path_of(a.digest)
     assert blobs.digests() == [a.digest]
-    delete_message(conn, blobs, "MM1")
+    delete_message(db, blobs, "MM1")
     assert path.read_bytes() == b"same"
-    delete_message(conn, blobs, "MM2")
+    delete_message(db, blobs, "MM2")
     assert not path.exists()
-    assert conn.execute("SELECT count(*) FROM media_orphans").fetchone()[0] == 0
+    assert db.c.execute("SELECT count(*) FROM media_orphans").fetchone()[0] == 0
 
 
-def test_content_referenced_again_before_collection_is_kept(
-    conn: sqlite3.Connection, blobs: BlobDir
-) -> None:
+def test_content_referenced_again_before_collection_is_kept(db: Db, blobs: BlobDir) -> None:
     first = staged(blobs, b"again")
-    attach(conn, blobs, "MM1", first)
-    conn.execute("BEGIN IMMEDIATE")
-    media.delete_message_media(conn, "MM1")  # orphaned...
-    conn.execute("COMMIT")
-    attach(conn, blobs, "MM2", staged(blobs, b"again"))  # ...then named again
-    conn.execute("BEGIN IMMEDIATE")
-    media.collect(conn, blobs)
-    conn.execute("COMMIT")
+    attach(db, blobs, "MM1", first)
+    db.begin()
+    media.delete_message_media(db.c, "MM1")  # orphaned...
+    db.commit()
+    attach(db, blobs, "MM2", staged(blobs, b"again"))  # ...then named again
+    db.begin()
+    media.collect(db.c, blobs)
+    db.commit()
     assert blobs.path_of(first.digest).read_bytes() == b"again"
 
 
 def test_a_rolled_back_attach_can_run_again_and_its_leftover_is_swept(
-    conn: sqlite3.Connection, blobs: BlobDir
+    db: Db, blobs: BlobDir
 ) -> None:
     f = staged(blobs, b"retry me")
-    conn.execute("BEGIN IMMEDIATE")
-    media.insert_media(conn, blobs, [row("MM1", f)], [f])
-    conn.execute("ROLLBACK")
+    db.begin()
+    media.insert_media(db.c, blobs, [row("MM1", f)], [f])
+    db.rollback()
     assert blobs.path_of(f.digest).exists()  # linked, but no row names it
-    attach(conn, blobs, "MM1", f)  # the staged copy is still there to link again
+    attach(db, blobs, "MM1", f)  # the staged copy is still there to link again
     f.path.unlink()
     assert blobs.path_of(f.digest).read_bytes() == b"retry me"
 
     g = staged(blobs, b"crashed before commit")
-    conn.execute("BEGIN IMMEDIATE")
-    media.insert_media(conn, blobs, [row("MM2", g)], [g])
-    conn.execute("ROLLBACK")
-    conn.execute("BEGIN IMMEDIATE")
-    assert media.sweep(conn, blobs) == 1
-    conn.execute("COMMIT")
+    db.begin()
+    media.insert_media(db.c, blobs, [row("MM2", g)], [g])
+    db.rollback()
+    db.begin()
+    assert media.sweep(db.c, blobs) == 1
+    db.commit()
     assert not blobs.path_of(g.digest).exists()
     assert blobs.path_of(f.digest).exists()
 
