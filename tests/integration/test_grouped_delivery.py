@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from smsgate.clock import SystemClock
@@ -38,8 +39,12 @@ from smsgate.domain.messages import Direction, Message, Status
 from smsgate.domain.numbers import PhoneNumber
 from smsgate.ids import new_sid
 from smsgate.services.delivery import DeliveryService
+from smsgate.store import postgres_delivery as pgdelivery
 from smsgate.store import rows
 from smsgate.store import sqlite as store
+from smsgate.store.pg_sql import PgConn
+from smsgate.store.postgres import _insert_outbound_many as pg_insert_outbound_many
+from smsgate.store.postgres import sqlalchemy_url
 from smsgate.store.schema import upgrade
 from smsgate.store.sqlite_batch import in_chunks, rounds, value_chunks
 from smsgate.store.sqlite_delivery import (
@@ -51,6 +56,7 @@ from smsgate.store.sqlite_delivery import (
     parked_receipts_many,
 )
 from smsgate.worker.dispatcher import Dispatcher
+from tests import pgdb
 from tests.integration.test_sqlite_writer import ACCOUNT, message
 from tests.stores import StoreHome
 
@@ -117,12 +123,8 @@ def _callback(sid: str, status: str) -> Callback:
     return Callback(ACCOUNT, sid, "status", "http://127.0.0.1:9/cb", "POST", (("S", status),))
 
 
-def test_a_batch_of_status_changes_is_what_they_do_one_by_one(
-    pair: Callable[[int], tuple[sqlite3.Connection, ...]],
-) -> None:
-    n = 45  # more rows than one multi-row statement takes
-    grouped, apart = pair(n)
-    sids = [m.sid for m in _messages(n)]
+def _changes(sids: list[str]) -> list[Transition]:
+    """Status changes of every kind for 45 messages, several for the same message."""
     changes: list[Transition] = []
     for i, sid in enumerate(sids):
         changes.append(
@@ -179,6 +181,16 @@ def test_a_batch_of_status_changes_is_what_they_do_one_by_one(
             retry_at_us=9_000_000,
         )
     )
+    return changes
+
+
+def test_a_batch_of_status_changes_is_what_they_do_one_by_one(
+    pair: Callable[[int], tuple[sqlite3.Connection, ...]],
+) -> None:
+    n = 45  # more rows than one multi-row statement takes
+    grouped, apart = pair(n)
+    sids = [m.sid for m in _messages(n)]
+    changes = _changes(sids)
     together = store._run_batch(grouped, [store._Grouped(apply_transitions, t) for t in changes])
     one_by_one = [
         store._run_batch(apart, [store._Grouped(apply_transitions, t)])[0] for t in changes
@@ -196,6 +208,46 @@ def test_a_batch_of_status_changes_is_what_they_do_one_by_one(
             f"SELECT {rows.MESSAGE_COLS} FROM messages WHERE sid = ?", (sid,)
         ).fetchone()
         assert returned == rows.message_from(row)
+
+
+def _open_pg(url: str, n: int) -> psycopg.Connection[Any]:
+    upgrade(sqlalchemy_url(url))
+    conn = psycopg.connect(url)
+    c = PgConn(conn)
+    c.execute(
+        "INSERT INTO accounts VALUES (?, ?, 'test', 'token', 'active', 0, 0)", (ACCOUNT, ACCOUNT)
+    )
+    pg_insert_outbound_many(c, [(m, 0.0) for m in _messages(n)])
+    conn.commit()
+    return conn
+
+
+def test_a_postgres_batch_of_status_changes_is_what_they_do_one_by_one() -> None:
+    """PostgreSQL's own apply_transitions (one UPDATE from arrays per round) against the
+    same changes applied one transaction each."""
+    if not pgdb.reachable():
+        pytest.skip("PostgreSQL does not answer at 127.0.0.1:5432")
+    n = 45
+    sids = [m.sid for m in _messages(n)]
+    changes = _changes(sids)
+    with pgdb.database() as url_grouped, pgdb.database() as url_apart:
+        grouped, apart = _open_pg(url_grouped, n), _open_pg(url_apart, n)
+        try:
+            together = pgdelivery.apply_transitions(PgConn(grouped), changes)
+            grouped.commit()
+            one_by_one = []
+            for t in changes:
+                one_by_one.extend(pgdelivery.apply_transitions(PgConn(apart), [t]))
+                apart.commit()
+            assert together == one_by_one
+            assert sum(r is not None for r in together) == len(changes) - 1
+            g, a = PgConn(grouped).as_sqlite(), PgConn(apart).as_sqlite()
+            assert _dump(g) == _dump(a)
+            assert g.execute("SELECT queued_segments FROM sender_queues").fetchone() == (n - 31,)
+            assert g.execute("SELECT count(*) FROM receipt_waits").fetchone() == (10,)
+        finally:
+            grouped.close()
+            apart.close()
 
 
 def test_reading_parked_receipts_in_a_batch_is_what_it_does_one_by_one(
