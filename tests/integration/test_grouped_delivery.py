@@ -50,6 +50,8 @@ from smsgate.store.sqlite_batch import in_chunks, rounds, value_chunks
 from smsgate.store.sqlite_delivery import (
     add_callback,
     apply_transitions,
+    find_carrier_ref,
+    find_carrier_refs_many,
     finish_callbacks,
     insert_outbound_many,
     park_receipt,
@@ -248,6 +250,28 @@ def test_a_postgres_batch_of_status_changes_is_what_they_do_one_by_one() -> None
         finally:
             grouped.close()
             apart.close()
+
+
+def test_finding_carrier_refs_in_a_batch_is_what_it_does_one_by_one(
+    pair: Callable[[int], tuple[sqlite3.Connection, ...]],
+) -> None:
+    c, _ = pair(3)
+    sids = [m.sid for m in _messages(3)]
+    c.executemany(
+        "INSERT INTO carrier_refs (carrier_id, message_sid, created_at, part, parts, state) "
+        "VALUES (?, ?, 0, ?, 2, 'sent')",
+        [("sim-1", sids[0], 1), ("sim-2", sids[0], 2), ("sim-x3", sids[1], 1)],
+    )
+    items = [("sim-1",), ("nope", "sim-x3"), ("sim-3", "sim-x3"), ("nothing",), ("sim-2", "sim-1")]
+    together = find_carrier_refs_many(c, items)
+    assert together == [find_carrier_ref(c, ids) for ids in items]
+    assert [r.carrier_id if r else None for r in together] == [
+        "sim-1",
+        "sim-x3",
+        "sim-x3",
+        None,
+        "sim-2",
+    ]
 
 
 def test_reading_parked_receipts_in_a_batch_is_what_it_does_one_by_one(

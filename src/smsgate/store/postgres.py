@@ -312,6 +312,15 @@ class PostgresStore:
             group = self._groups[run_many] = _Group(self, run_many)
         return await group.submit(item)
 
+    async def _read_grouped(self, run_many: RunMany, item: Any) -> Any:
+        """Queue ``item`` for the read ``run_many``, which runs once (one round trip per
+        statement, outside the lane) for every item queued meanwhile: the worker's lookups
+        of one message each, which would otherwise take a thread hop and a round trip each."""
+        group = self._groups.get(run_many)
+        if group is None:
+            group = self._groups[run_many] = _Group(self, run_many, read=True)
+        return await group.submit(item)
+
     async def _one(self, sql: str, params: Any) -> Any:
         return await self._read(lambda c: c.execute(sql, params).fetchone())
 
@@ -588,7 +597,8 @@ class PostgresStore:
         return result
 
     async def find_carrier_ref(self, carrier_ids: tuple[str, ...]) -> CarrierRef | None:
-        return await self._read(lambda c: delivery.find_carrier_ref(c.as_sqlite(), carrier_ids))
+        found: CarrierRef | None = await self._read_grouped(_find_carrier_refs, carrier_ids)
+        return found
 
     async def carrier_parts(self, message_sid: str) -> list[CarrierPart]:
         return [CarrierPart(*r) for r in await self._all(rows.CARRIER_PARTS, {"m": message_sid})]
@@ -601,7 +611,10 @@ class PostgresStore:
     async def parked_receipts(
         self, carrier_ids: tuple[str, ...]
     ) -> list[tuple[str, ParkedReceipt]]:
-        return await self._read(lambda c: delivery.parked_receipts(c.as_sqlite(), carrier_ids))
+        found: list[tuple[str, ParkedReceipt]] = await self._read_grouped(
+            _parked_receipts, carrier_ids
+        )
+        return found
 
     async def drop_parked_receipts(self, carrier_ids: tuple[str, ...]) -> None:
         await self._write(lambda c: delivery.drop_parked_receipts(c.as_sqlite(), carrier_ids))
@@ -863,9 +876,12 @@ class _Group:
     runs again alone, so that only the item at fault fails.
     """
 
-    def __init__(self, store: PostgresStore, run_many: RunMany) -> None:
+    def __init__(self, store: PostgresStore, run_many: RunMany, *, read: bool = False) -> None:
+        """``read``: a grouped read, one autocommit statement set per batch outside the
+        writers' lane (several may run at once)."""
         self._store = store
         self._run_many = run_many
+        self._runner = store._read if read else store._write_in_lane
         self._pending: list[tuple[Any, asyncio.Future[Any]]] = []
         self._wake = asyncio.Event()
         self._task = asyncio.get_running_loop().create_task(self._loop())
@@ -893,7 +909,7 @@ class _Group:
         run_many = self._run_many
         items = [item for item, _ in batch]
         try:
-            results = await self._store._write_in_lane(lambda c: run_many(c, items))
+            results = await self._runner(lambda c: run_many(c, items))
         except StoreUnavailable as exc:
             for _, fut in batch:
                 if not fut.done():
@@ -902,7 +918,7 @@ class _Group:
         except Exception:
             for item, fut in batch:
                 try:
-                    one = await self._store._write_in_lane(_alone(run_many, item))
+                    one = await self._runner(_alone(run_many, item))
                 except Exception as exc:
                     if not fut.done():
                         fut.set_exception(exc)
@@ -917,6 +933,16 @@ class _Group:
 
 def _alone(run_many: RunMany, item: Any) -> Op[list[Any]]:
     return lambda c: run_many(c, [item])
+
+
+def _find_carrier_refs(c: PgConn, items: list[tuple[str, ...]]) -> list[CarrierRef | None]:
+    return delivery.find_carrier_refs_many(c.as_sqlite(), items)
+
+
+def _parked_receipts(
+    c: PgConn, items: list[tuple[str, ...]]
+) -> list[list[tuple[str, ParkedReceipt]]]:
+    return delivery.parked_receipts_many(c.as_sqlite(), items)
 
 
 # The grouped operations, as run_many functions over a PgConn.

@@ -524,6 +524,21 @@ def find_carrier_ref(c: sqlite3.Connection, carrier_ids: tuple[str, ...]) -> Car
     return None
 
 
+def find_carrier_refs_many(
+    c: sqlite3.Connection, items: list[tuple[str, ...]]
+) -> list[CarrierRef | None]:
+    """``find_carrier_ref`` for each item, with one SELECT for the whole batch."""
+    found: dict[str, CarrierRef] = {}
+    for chunk in in_chunks(list(dict.fromkeys(i for ids in items for i in ids))):
+        for r in c.execute(
+            "SELECT carrier_id, message_sid, part, parts FROM carrier_refs "
+            f"WHERE carrier_id IN ({in_list(len(chunk))})",
+            chunk,
+        ):
+            found[r[0]] = CarrierRef(r[0], r[1], r[2], r[3])
+    return [next((found[i] for i in ids if i in found), None) for ids in items]
+
+
 def park_receipt(c: sqlite3.Connection, receipt: ParkedReceipt) -> CarrierRef | None:
     """Keep a receipt for a later match, unless a submit recorded its id meanwhile (then
     that reference is returned and nothing is written). Runs in the writer, so it is
