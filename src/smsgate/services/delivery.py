@@ -35,7 +35,7 @@ from smsgate.domain.messages import Direction, Message, Status
 from smsgate.domain.pricing import DEFAULT_TABLE, UNIT, PriceTable
 from smsgate.domain.senders import retry_delay
 from smsgate.services.media import MediaService
-from smsgate.services.pools import UNASSIGNED, SenderAssigner, status_callback
+from smsgate.services.pools import UNASSIGNED, SenderAssigner, TargetCache, status_callback
 from smsgate.store.base import Store, StoreUnavailable
 
 logger = logging.getLogger(__name__)
@@ -83,6 +83,7 @@ class DeliveryService:
         URLs go to the carrier as they were given)."""
         self._media = media
         self._assigner = SenderAssigner(store, sender_mps=sender_mps)
+        self._targets = TargetCache(store, clock)
         self._prices = prices or PriceTable.parse(DEFAULT_TABLE)
         self._store = store
         self._clock = clock
@@ -415,5 +416,5 @@ class DeliveryService:
         """The status callback owed for this change: the message's URL, else its Messaging
         Service's, else its number's."""
         return await status_callback(
-            self._store, message, status, error_code=error_code, raw_done_date=raw_done_date
+            self._targets, message, status, error_code=error_code, raw_done_date=raw_done_date
         )

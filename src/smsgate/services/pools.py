@@ -13,14 +13,16 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Protocol
 
-from smsgate.clock import Clock
+from smsgate.clock import Clock, TtlCache
 from smsgate.domain.accounts import Account
 from smsgate.domain.delivery import Callback, error_message, status_params
 from smsgate.domain.messages import CreateRequest, Message, Status, ValidCreate, validate_create
 from smsgate.domain.numbers import PhoneNumber
 from smsgate.domain.pools import (
     Assignment,
+    MessagingService,
     SenderOption,
     callback_target,
 )
@@ -40,8 +42,46 @@ def no_senders() -> ValidationError:
     return ValidationError("The Messaging Service contains no phone numbers", code=EMPTY_POOL)
 
 
+# How long the delivery side uses a Messaging Service or number it read to resolve a status
+# callback before it reads it again (TargetCache).
+TARGET_TTL_US = 1_000_000
+
+
+class TargetLookup(Protocol):
+    """What resolving a status callback reads: the Store, or a TargetCache over it."""
+
+    async def get_service(self, account_sid: str, sid: str) -> MessagingService | None: ...
+
+    async def find_number(self, phone_number: str) -> PhoneNumber | None: ...
+
+
+class TargetCache:
+    """The Messaging Services and numbers that status callbacks resolve to, read once a
+    ``ttl_us`` for every status change that needs them.
+
+    The delivery side resolves a callback on every status change of a message without its
+    own StatusCallback: three or four reads of the same sender's number per message, each a
+    round trip on PostgreSQL, and in a worker process a read after another process's write
+    (SQLite then rereads its pages). A service's or number's new StatusCallback therefore
+    applies to status changes from at most ``ttl_us`` later (docs/compat.md).
+    """
+
+    def __init__(self, store: Store, clock: Clock, ttl_us: int = TARGET_TTL_US) -> None:
+        self._store = store
+        self._services: TtlCache[tuple[str, str], MessagingService] = TtlCache(clock, ttl_us)
+        self._numbers: TtlCache[str, PhoneNumber] = TtlCache(clock, ttl_us)
+
+    async def get_service(self, account_sid: str, sid: str) -> MessagingService | None:
+        return await self._services.get(
+            (account_sid, sid), lambda: self._store.get_service(account_sid, sid)
+        )
+
+    async def find_number(self, phone_number: str) -> PhoneNumber | None:
+        return await self._numbers.get(phone_number, lambda: self._store.find_number(phone_number))
+
+
 async def status_callback(
-    store: Store,
+    store: TargetLookup,
     message: Message,
     status: Status,
     *,

@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from smsgate.clock import Clock
+from smsgate.clock import Clock, TtlCache
 from smsgate.domain.accounts import Account
 from smsgate.domain.dates import to_us
 from smsgate.domain.delivery import CallbackAttempt, CallbackResult, ClaimedCallback
@@ -85,8 +85,7 @@ class WebhookSender:
         self._requesting = 0  # callbacks claimed whose requests are not over yet
         self._wake = asyncio.Event()
         self.owner = f"webhooks-{secrets.token_hex(4)}"
-        self._tokens: dict[str, tuple[str, int]] = {}  # account SID -> (auth token, read at)
-        self._token_reads: dict[str, asyncio.Future[Account | None]] = {}
+        self._accounts: TtlCache[str, Account] = TtlCache(clock, TOKEN_TTL_US)
 
     def wake(self) -> None:
         self._wake.set()
@@ -165,21 +164,10 @@ class WebhookSender:
         needs it at the same time, and kept for TOKEN_TTL_US (a busy sender signs thousands
         of requests a second for a handful of accounts; each read is a round trip on
         PostgreSQL). A rotated token signs within that time."""
-        now = to_us(self._clock.now())
-        cached = self._tokens.get(account_sid)
-        if cached is not None and now - cached[1] < TOKEN_TTL_US:
-            return cached[0]
-        pending = self._token_reads.get(account_sid)
-        if pending is None:
-            pending = asyncio.ensure_future(self._store.get_account(account_sid))
-            self._token_reads[account_sid] = pending
-            pending.add_done_callback(lambda _: self._token_reads.pop(account_sid, None))
-        account = await asyncio.shield(pending)
-        token = account.auth_token if account is not None else ""
-        if len(self._tokens) > 10_000:
-            self._tokens.clear()
-        self._tokens[account_sid] = (token, now)
-        return token
+        account = await self._accounts.get(
+            account_sid, lambda: self._store.get_account(account_sid)
+        )
+        return account.auth_token if account is not None else ""
 
     async def _attempt(
         self, http: webhook_http.HttpClient, item: ClaimedCallback
