@@ -23,7 +23,7 @@ from smsgate.ids import new_sid
 from smsgate.services.delivery import DeliveryService
 from smsgate.services.inbound import InboundService
 from smsgate.services.messages import MessageService
-from smsgate.store.base import MessageFilter, Store
+from smsgate.store.base import MessageFilter, Store, StoreUnavailable
 from tests.stores import StoreHome
 
 NUMBER, PHONE = "+15017122661", "+15558675310"
@@ -96,6 +96,56 @@ def test_a_receipt_that_overtakes_its_submit_is_kept_and_applied(store_home: Sto
         after = await w.status(message.sid)
         assert after.status is Status.DELIVERED
         assert await w.store.parked_receipts(("smpp:662316", "smpp:a1b2c")) == []
+
+    run(store_home, scenario)
+
+
+def test_a_receipt_that_comes_while_its_submit_is_recorded_here_waits_instead_of_parking(
+    store_home: StoreHome,
+) -> None:
+    async def scenario(w: World) -> None:
+        message = await w.sending()
+        parked: list[Any] = []
+        real_park = w.store.park_receipt
+
+        async def park(receipt: Any) -> Any:
+            parked.append(receipt)
+            return await real_park(receipt)
+
+        w.store.park_receipt = park  # type: ignore[method-assign]
+        # submit_sm_resp, then the receipt right behind it: the receipt's handler runs
+        # while the worker's write of `sent` is still on its way to the store
+        recording = asyncio.create_task(
+            w.delivery.submitted(message, SubmitResult("smpp:5e", receipt_timeout=60))
+        )
+        await asyncio.sleep(0)
+        assert not recording.done()
+        await w.delivery.receipt(Receipt("smpp:94", "delivered", alternatives=("smpp:5e",)))
+        await recording
+        assert parked == []
+        assert (await w.status(message.sid)).status is Status.DELIVERED
+        history = [c.status for c in await w.store.status_history(message.sid)]
+        assert history[-2:] == [Status.SENT, Status.DELIVERED]
+
+        # The same with the write of `sent` failing: the receipt is parked, as before.
+        second = await w.sending()
+        real_apply = w.store.apply_transition
+
+        async def failing(change: Any) -> Any:
+            await asyncio.sleep(0)
+            raise StoreUnavailable("the database went away")
+
+        w.store.apply_transition = failing  # type: ignore[method-assign]
+        recording = asyncio.create_task(
+            w.delivery.submitted(second, SubmitResult("smpp:6f", receipt_timeout=60))
+        )
+        await asyncio.sleep(0)
+        w.store.apply_transition = real_apply  # type: ignore[method-assign]
+        await w.delivery.receipt(Receipt("smpp:111", "delivered", alternatives=("smpp:6f",)))
+        with pytest.raises(StoreUnavailable):
+            await recording
+        assert len(parked) == 1
+        assert (await w.status(second.sid)).status is Status.SENDING
 
     run(store_home, scenario)
 
