@@ -25,6 +25,7 @@ Run from the repository root (needs ``wrk``):
 
     .venv/bin/python bench/smpp_throughput.py                          # window 10, 5 ms RTT
     .venv/bin/python bench/smpp_throughput.py --window 1 --duration 10  # window-bound
+    .venv/bin/python bench/smpp_throughput.py --worker-process --window 10 --rate 1200  # paced
 """
 
 from __future__ import annotations
@@ -66,6 +67,8 @@ class Sample:
     t: float
     delivered: int
     cpu_s: float
+    smsc_cpu_s: float
+    busy_s: float  # the whole machine's busy CPU time, all processes
 
 
 class Smsc:
@@ -121,6 +124,13 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
+def machine_busy_seconds() -> float:
+    """CPU time the machine spent busy (every core, every process): /proc/stat's total
+    less idle and iowait."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8]]
+    return (sum(fields) - fields[3] - fields[4]) / TICKS
+
+
 def delivered(db: Path) -> int:
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30) as conn:
         row = conn.execute("SELECT count(*) FROM messages WHERE status = 'delivered'").fetchone()
@@ -143,11 +153,19 @@ def span_s(db: Path) -> tuple[int, float]:
     return int(n), (last - first) / 1e6
 
 
-def sampler(db: Path, pids: list[int], stop: threading.Event, out: list[Sample]) -> None:
+def sampler(db: Path, pids: list[int], smsc: int, stop: threading.Event, out: list[Sample]) -> None:
     start = time.monotonic()
     while not stop.wait(1.0):
         cpu = sum(cpu_seconds(pid) for pid in pids)
-        out.append(Sample(time.monotonic() - start, delivered(db), cpu))
+        out.append(
+            Sample(
+                time.monotonic() - start,
+                delivered(db),
+                cpu,
+                cpu_seconds(smsc),
+                machine_busy_seconds(),
+            )
+        )
 
 
 def pct(values: Sequence[float], p: float) -> float:
@@ -180,12 +198,15 @@ def run(args: argparse.Namespace) -> str:
         ceiling = wrk.run(server.base_url + "/healthz", 5)
         auth = base64.b64encode(f"{sid}:{token}".encode()).decode()
         script = work / "create.lua"
+        pause_ms = round(1000 * args.connections / args.rate) if args.rate > 0 else 0
         script.write_text(
             LUA.format(
                 auth=auth,
                 sender=SENDER.replace("+", "%2B"),
                 body=BODY.replace(" ", "+").replace("!", "%21"),
             )
+            # wrk waits this long before each request of a connection: paced creates
+            + (f"\nfunction delay()\n  return {pause_ms}\nend\n" if pause_ms else "")
         )
         db = work / "data" / "smsgate.db"
         samples: list[Sample] = []
@@ -198,7 +219,7 @@ def run(args: argparse.Namespace) -> str:
             pids = [worker.pid]
         else:
             pids = [server.process.pid] + ([worker.pid] if worker else [])
-        watcher = threading.Thread(target=sampler, args=(db, pids, stop, samples))
+        watcher = threading.Thread(target=sampler, args=(db, pids, smsc.process.pid, stop, samples))
         watcher.start()
         if not args.backlog:
             create = wrk.run(create_url, args.duration, script)
@@ -219,7 +240,10 @@ def run(args: argparse.Namespace) -> str:
         if len(steady) < 2:
             raise BenchError("the load was too short for a steady window")
         rate = (steady[-1].delivered - steady[0].delivered) / (steady[-1].t - steady[0].t)
-        cpu = (steady[-1].cpu_s - steady[0].cpu_s) / (steady[-1].t - steady[0].t)
+        span = steady[-1].t - steady[0].t
+        cpu = (steady[-1].cpu_s - steady[0].cpu_s) / span
+        smsc_cpu = (steady[-1].smsc_cpu_s - steady[0].smsc_cpu_s) / span
+        busy = (steady[-1].busy_s - steady[0].busy_s) / span
         lat = latencies_ms(db)
         submits = smsc.submits()
         if not create.clean:
@@ -244,7 +268,9 @@ def run(args: argparse.Namespace) -> str:
         f"### Result: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "",
         f"window {args.window}, SMSC round trip {args.rtt * 1000:.0f} ms "
-        f"(bound {bound:,.0f}/s), {args.connections} connections, {args.duration:.0f} s load, "
+        f"(bound {bound:,.0f}/s), {args.connections} connections"
+        + (f" paced to ~{args.rate:g} creates/s" if args.rate > 0 else "")
+        + f", {args.duration:.0f} s load, "
         + (
             "a queued backlog drained by `smsgate worker` alone (CPU: the worker)"
             if args.backlog
@@ -256,10 +282,12 @@ def run(args: argparse.Namespace) -> str:
         ),
         "",
         "| ceiling req/s | created/s | delivered/s (steady) | whole run msg/s | "
-        "create→delivered p50 / p99 ms | smsgate CPU (cores) | messages |",
-        "|---:|---:|---:|---:|---:|---:|---:|",
+        "create→delivered p50 / p99 ms | smsgate CPU (cores) | SMSC CPU | "
+        f"machine busy (of {os.cpu_count()}) | messages |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         f"| {ceiling.rps:,.0f} | {create.rps:,.0f} | {rate:,.0f} | {total / whole:,.0f} | "
-        f"{pct(lat, 0.5):,.0f} / {pct(lat, 0.99):,.0f} | {cpu:.2f} | {total:,} |",
+        f"{pct(lat, 0.5):,.0f} / {pct(lat, 0.99):,.0f} | {cpu:.2f} | {smsc_cpu:.2f} | "
+        f"{busy:.2f} | {total:,} |",
         "",
         "checks: "
         + (
@@ -276,6 +304,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--smsgate", default=default_smsgate(), help="command that runs smsgate")
     parser.add_argument("--wrk", default="wrk")
     parser.add_argument("--window", type=int, default=10)
+    parser.add_argument(
+        "--rate", type=float, default=0.0, help="pace creates to about N/s (0: as fast as answered)"
+    )
     parser.add_argument("--rtt", type=float, default=0.005, help="SMSC answer delay, seconds")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--duration", type=float, default=20.0)
