@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import gc
 import logging
 import multiprocessing
 import multiprocessing.process
@@ -39,6 +38,7 @@ from smsgate.domain.accounts import Account
 from smsgate.domain.messages import Message
 from smsgate.domain.numbers import PhoneNumber
 from smsgate.errors import SmsgateError
+from smsgate.process import settle_gc
 from smsgate.services.accounts import AccountService
 from smsgate.services.bootstrap import ensure_main_account
 from smsgate.services.numbers import NumberService
@@ -222,7 +222,7 @@ async def _serve(settings: Settings, sock: socket.socket | None = None) -> int:
             server_header=False,
         )
         server = uvicorn.Server(config)
-        _settle_gc()
+        settle_gc()
         if pipeline is not None:
             pipeline.start()
         if child is not None:
@@ -240,21 +240,6 @@ async def _serve(settings: Settings, sock: socket.socket | None = None) -> int:
         await store.close()
     log.info("stopped cleanly")
     return 0
-
-
-def _settle_gc() -> None:
-    """Keep the cycle collector off the request path, once everything is set up.
-
-    Measured under create load: the default thresholds ran a full collection every second
-    or so, walking the ~80,000 objects every import and the app leave behind for 60-100 ms
-    with the GIL held (the p99), and young collections every ~700 allocations took another
-    5% of the event loop. What exists now lives until exit, so ``gc.freeze()`` takes it out
-    of the collector's sight; requests allocate a few hundred containers each that reference
-    counting frees, so the young generation is collected after 10,000 instead of 700.
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(10_000, 10, 10)
 
 
 @contextmanager
@@ -333,7 +318,7 @@ async def _worker(settings: Settings, *, control_fd: int | None = None) -> int:
         pipeline.stop = stop
         if control_fd is not None:
             watch_control(control_fd, pipeline.wake, pipeline.stop.set)
-        _settle_gc()
+        settle_gc()
         pipeline.start()
         log.info("worker %s running", pipeline.dispatcher.owner)
         await pipeline.stop.wait()

@@ -30,6 +30,7 @@ import sys
 from typing import Any
 
 from smsgate.domain.inbound import WebhookResponse
+from smsgate.process import settle_gc
 from smsgate.webhooks import http as webhook_http
 
 logger = logging.getLogger(__name__)
@@ -198,6 +199,7 @@ async def _serve(fd: int, concurrency: int, user_agent: str) -> None:
     link = _Framed(reader, writer)
     running: set[asyncio.Task[None]] = set()
     async with webhook_http.session(concurrency, user_agent) as http:
+        settle_gc()
 
         async def one(rid: int, *args: Any) -> None:
             method, url, params, headers, connect_s, read_s, total_s, limit = args
