@@ -35,6 +35,7 @@ import base64
 import contextlib
 import json
 import os
+import re
 import shlex
 import sqlite3
 import subprocess
@@ -69,6 +70,7 @@ class Sample:
     cpu_s: float
     smsc_cpu_s: float
     busy_s: float  # the whole machine's busy CPU time, all processes
+    wall: float  # time.time(), to match the server's log lines
 
 
 class Smsc:
@@ -164,8 +166,36 @@ def sampler(db: Path, pids: list[int], smsc: int, stop: threading.Event, out: li
                 cpu,
                 cpu_seconds(smsc),
                 machine_busy_seconds(),
+                time.time(),
             )
         )
+
+
+# The bind's "window use" line (docs/configuration.md, window_stats), once a second here.
+WINDOW_USE = re.compile(
+    r"^(\S+ \S+) INFO .* window use: (\d+) requests in ([\d.]+) s .*: ([\d.]+) in use on "
+    r"average, full (\d+)% of the time"
+)
+
+
+def window_use(logs: Sequence[Path], start: float, end: float) -> tuple[float, float] | None:
+    """Slots in use on average and the share of the time the window was full, over the log
+    lines of (start, end] (wall clock), weighted by the seconds each line covers."""
+    seconds = in_use = full = 0.0
+    for log in logs:
+        if not log.exists():
+            continue
+        for line in log.read_text().splitlines():
+            m = WINDOW_USE.match(line)
+            if m is None:
+                continue
+            at = datetime.strptime(m[1], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+            if start < at <= end:
+                span = float(m[3])
+                seconds += span
+                in_use += float(m[4]) * span
+                full += float(m[5]) / 100 * span
+    return (in_use / seconds, full / seconds) if seconds else None
 
 
 def pct(values: Sequence[float], p: float) -> float:
@@ -177,8 +207,9 @@ def run(args: argparse.Namespace) -> str:
     problems: list[str] = []
     work = Path(tempfile.mkdtemp(prefix="smsgate-smpp-bench-"))
     smsc = Smsc(command, args.rtt, work / "smsc.log")
-    carrier = f"smpp://bench:bench@127.0.0.1:{smsc.port}?window={args.window}"
-    common = ["--sender-mps", "0", "--carrier", carrier, "--log-level", "warning"]
+    carrier = f"smpp://bench:bench@127.0.0.1:{smsc.port}?window={args.window}&window_stats=1"
+    # INFO, for the bind's once-a-second window use lines (nothing logs per message there)
+    common = ["--sender-mps", "0", "--carrier", carrier, "--log-level", "info"]
     separate = args.split or args.backlog
     mode = ["--no-worker"] if separate else ["--worker-process"] if args.worker_process else []
     server = Server(command, work / "data", [*common, *mode])
@@ -244,6 +275,7 @@ def run(args: argparse.Namespace) -> str:
         cpu = (steady[-1].cpu_s - steady[0].cpu_s) / span
         smsc_cpu = (steady[-1].smsc_cpu_s - steady[0].smsc_cpu_s) / span
         busy = (steady[-1].busy_s - steady[0].busy_s) / span
+        steady_wall = (steady[0].wall, steady[-1].wall)
         lat = latencies_ms(db)
         submits = smsc.submits()
         if not create.clean:
@@ -261,6 +293,8 @@ def run(args: argparse.Namespace) -> str:
                 problems.append(f"smsgate worker exited {worker.returncode} on SIGTERM")
         code = server.stop()
         smsc.stop()
+    use = window_use([work / "server.log", work / "worker.log"], *steady_wall)
+    use_text = f"{use[0]:.1f} / {100 * use[1]:.0f}%" if use else "n/a"
     if code != 0:
         problems.append(f"smsgate exited {code} on SIGTERM")
     bound = args.window / args.rtt if args.rtt > 0 else float("inf")
@@ -282,12 +316,12 @@ def run(args: argparse.Namespace) -> str:
         ),
         "",
         "| ceiling req/s | created/s | delivered/s (steady) | whole run msg/s | "
-        "create→delivered p50 / p99 ms | smsgate CPU (cores) | SMSC CPU | "
-        f"machine busy (of {os.cpu_count()}) | messages |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "create→delivered p50 / p99 ms | window in use (mean / full) | smsgate CPU (cores) | "
+        f"SMSC CPU | machine busy (of {os.cpu_count()}) | messages |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         f"| {ceiling.rps:,.0f} | {create.rps:,.0f} | {rate:,.0f} | {total / whole:,.0f} | "
-        f"{pct(lat, 0.5):,.0f} / {pct(lat, 0.99):,.0f} | {cpu:.2f} | {smsc_cpu:.2f} | "
-        f"{busy:.2f} | {total:,} |",
+        f"{pct(lat, 0.5):,.0f} / {pct(lat, 0.99):,.0f} | {use_text} | {cpu:.2f} | "
+        f"{smsc_cpu:.2f} | {busy:.2f} | {total:,} |",
         "",
         "checks: "
         + (

@@ -43,6 +43,7 @@ class SmppConfig:
     max_binds: int = 0
     throughput: float = 0.0  # submit_sm per second on this connector; 0 = no limit
     enquire_link: float = 30.0  # seconds between keep-alives
+    window_stats: float = 60.0  # seconds between "window use" log lines; 0 = none
     response_timeout: float = 10.0  # seconds to wait for any response
     reconnect_min: float = 1.0  # first reconnect delay, doubled after each failure
     reconnect_max: float = 60.0
@@ -70,6 +71,7 @@ _INT: Final = {
 _FLOAT: Final = {
     "throughput",
     "enquire_link",
+    "window_stats",
     "response_timeout",
     "reconnect_min",
     "reconnect_max",
@@ -151,6 +153,8 @@ def _check(config: SmppConfig) -> None:
     for key in ("enquire_link", "response_timeout", "reconnect_min", "receipt_timeout"):
         if getattr(config, key) <= 0:
             raise SmppConfigError(f"SMPP option {key} must be positive")
+    if config.window_stats < 0:
+        raise SmppConfigError("SMPP option window_stats must be 0 (no log) or positive")
     if config.throughput < 0:
         raise SmppConfigError("SMPP option throughput must be 0 (no limit) or positive")
     if config.reconnect_max < config.reconnect_min:

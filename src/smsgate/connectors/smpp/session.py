@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 import ssl
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -57,6 +58,47 @@ class _Queued:
     sent: asyncio.Future[tuple[int, asyncio.Future[Pdu]]]
 
 
+@dataclass(frozen=True, slots=True)
+class WindowReport:
+    seconds: float
+    answered: int  # requests that left the window (answered, timed out or given up)
+    mean_in_use: float  # slots in use, averaged over time
+    full_share: float  # the share of the time every slot was in use
+
+
+class WindowUse:
+    """Time-weighted use of a window since the last ``take``: called just before the number
+    of requests in the window changes, it adds the time since the previous change."""
+
+    def __init__(self, size: int, now: Callable[[], float] = time.monotonic) -> None:
+        self._size = size
+        self._now = now
+        self._start = self._changed = now()
+        self._slot_s = 0.0
+        self._full_s = 0.0
+        self._answered = 0
+
+    def changing(self, in_use: int, settled: int = 0) -> None:
+        now = self._now()
+        elapsed = now - self._changed
+        self._slot_s += in_use * elapsed
+        if in_use >= self._size:
+            self._full_s += elapsed
+        self._changed = now
+        self._answered += settled
+
+    def take(self, in_use: int) -> WindowReport:
+        self.changing(in_use)
+        seconds = max(self._changed - self._start, 1e-9)
+        report = WindowReport(
+            seconds, self._answered, self._slot_s / seconds, self._full_s / seconds
+        )
+        self._start = self._changed
+        self._slot_s = self._full_s = 0.0
+        self._answered = 0
+        return report
+
+
 class Session:
     def __init__(
         self,
@@ -74,6 +116,7 @@ class Session:
         # Requests written and not answered (each holds a window slot), by sequence number.
         self._pending: dict[int, asyncio.Future[Pdu]] = {}
         self._queued: deque[_Queued] = deque()
+        self._use = WindowUse(config.window)
         self._handlers = asyncio.Semaphore(_HANDLERS)
         self._sequence = 0
         self.closed = asyncio.Event()
@@ -110,6 +153,8 @@ class Session:
             session.close()
             raise
         session._spawn(session._keep_alive())
+        if config.window_stats > 0:
+            session._spawn(session._report_window_use())
         logger.info("SMPP %s bound to %s:%s", session.label, config.host, config.port)
         return session
 
@@ -148,6 +193,7 @@ class Session:
 
     def _send_request(self, sequence: int, data: bytes) -> asyncio.Future[Pdu]:
         future: asyncio.Future[Pdu] = asyncio.get_running_loop().create_future()
+        self._use.changing(len(self._pending))
         self._pending[sequence] = future
         self._writer.write(data)
         return future
@@ -155,8 +201,10 @@ class Session:
     def _settled(self, sequence: int) -> None:
         """The request ``sequence`` no longer holds its slot (answered, timed out, given up):
         the next queued requests go out now."""
-        if self._pending.pop(sequence, None) is None:
+        if sequence not in self._pending:
             return
+        self._use.changing(len(self._pending), settled=1)
+        del self._pending[sequence]
         while self._queued and len(self._pending) < self._config.window:
             if self.closed.is_set():
                 return
@@ -261,6 +309,25 @@ class Session:
             self._send(pdu.encode(f"{request.command}_resp", request.sequence, status, **fields))
         finally:
             self._handlers.release()
+
+    async def _report_window_use(self) -> None:
+        """Log how busy the window was, every ``window_stats`` seconds: a window that is
+        full most of the time is what limits this bind (raise it, or add binds)."""
+        while not self.closed.is_set():
+            await asyncio.sleep(self._config.window_stats)
+            use = self._use.take(len(self._pending))
+            if use.answered:
+                logger.info(
+                    "SMPP %s window use: %d requests in %.1f s (%.0f/s); window %d: "
+                    "%.1f in use on average, full %.0f%% of the time",
+                    self.label,
+                    use.answered,
+                    use.seconds,
+                    use.answered / use.seconds,
+                    self._config.window,
+                    use.mean_in_use,
+                    100 * use.full_share,
+                )
 
     async def _keep_alive(self) -> None:
         while not self.closed.is_set():
