@@ -8,10 +8,16 @@ kind; a PostgreSQL home is a new database, dropped after the test.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from smsgate.clock import FakeClock
+from smsgate.domain.accounts import Account, AccountStatus
+from smsgate.ids import new_sid
 from smsgate.store.base import Store
 from tests import pgdb
 
@@ -42,3 +48,19 @@ class StoreHome:
             return [tuple(r) for r in pgdb.query(self.url, sql, args)]
         with sqlite3.connect(self.path, timeout=10) as conn:
             return conn.execute(sql, args).fetchall()
+
+
+@asynccontextmanager
+async def worker_store(home: StoreHome) -> AsyncIterator[tuple[Store, FakeClock, str]]:
+    """A store opened as a worker process opens it (SQLite: accounts, keys and numbers read
+    fresh, not cached), a FakeClock, and the SID of an account with token ``"a" * 32``."""
+    store = home.make(**({"cache_entities": False} if home.kind == "sqlite" else {}))
+    await store.open()
+    try:
+        clock = FakeClock(datetime(2026, 12, 7, 12, 0, tzinfo=UTC))
+        sid = new_sid("AC")
+        now = clock.now()
+        await store.create_account(Account(sid, sid, "t", "a" * 32, AccountStatus.ACTIVE, now, now))
+        yield store, clock, sid
+    finally:
+        await store.close()

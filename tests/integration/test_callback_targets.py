@@ -5,16 +5,13 @@ TARGET_TTL_US, then reads it again (a number's new StatusCallback applies within
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 from typing import Any
 
-from smsgate.clock import FakeClock
-from smsgate.domain.accounts import Account, AccountStatus
 from smsgate.domain.messages import Direction, Message, Status
 from smsgate.domain.numbers import PhoneNumber
 from smsgate.ids import new_sid
 from smsgate.services.pools import TARGET_TTL_US, TargetCache, status_callback
-from tests.stores import StoreHome
+from tests.stores import StoreHome, worker_store
 
 NUMBER = "+15005550006"
 
@@ -23,17 +20,8 @@ def test_a_number_is_read_once_for_concurrent_changes_and_again_after_the_ttl(
     store_home: StoreHome,
 ) -> None:
     async def main() -> None:
-        # as a worker process opens it: numbers read fresh, not cached by the store
-        worker = {"cache_entities": False} if store_home.kind == "sqlite" else {}
-        store = store_home.make(**worker)
-        await store.open()
-        try:
-            clock = FakeClock(datetime(2026, 12, 7, 12, 0, tzinfo=UTC))
+        async with worker_store(store_home) as (store, clock, sid):
             now = clock.now()
-            sid = new_sid("AC")
-            await store.create_account(
-                Account(sid, sid, "t", "a" * 32, AccountStatus.ACTIVE, now, now)
-            )
             await store.create_number(
                 PhoneNumber(
                     new_sid("PN"), sid, NUMBER, "n", now, now, status_callback="http://a.test/1"
@@ -88,7 +76,5 @@ def test_a_number_is_read_once_for_concurrent_changes_and_again_after_the_ttl(
             callback = await status_callback(targets, message, Status.SENT)
             assert callback is not None and callback.url == "http://a.test/2"
             assert len(reads) == 3
-        finally:
-            await store.close()
 
     asyncio.run(main())

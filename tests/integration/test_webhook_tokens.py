@@ -4,31 +4,18 @@ time, kept for TOKEN_TTL_US, then read again (a rotated token signs within a sec
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 from typing import Any
 
-from smsgate.clock import FakeClock
-from smsgate.domain.accounts import Account, AccountStatus
 from smsgate.ids import new_sid
 from smsgate.webhooks.sender import TOKEN_TTL_US, WebhookSender
-from tests.stores import StoreHome
+from tests.stores import StoreHome, worker_store
 
 
 def test_tokens_are_read_once_for_concurrent_requests_and_again_after_the_ttl(
     store_home: StoreHome,
 ) -> None:
     async def main() -> None:
-        # as a worker process opens it: accounts read fresh, not cached
-        worker = {"cache_entities": False} if store_home.kind == "sqlite" else {}
-        store = store_home.make(**worker)
-        await store.open()
-        try:
-            clock = FakeClock(datetime(2026, 12, 7, 12, 0, tzinfo=UTC))
-            sid = new_sid("AC")
-            now = clock.now()
-            await store.create_account(
-                Account(sid, sid, "t", "a" * 32, AccountStatus.ACTIVE, now, now)
-            )
+        async with worker_store(store_home) as (store, clock, sid):
             reads: list[str] = []
             real = store.get_account
 
@@ -48,7 +35,5 @@ def test_tokens_are_read_once_for_concurrent_requests_and_again_after_the_ttl(
             assert await sender._auth_token(sid) == "b" * 32
             assert len(reads) == 2
             assert await sender._auth_token(new_sid("AC")) == ""  # no such account
-        finally:
-            await store.close()
 
     asyncio.run(main())
