@@ -10,6 +10,7 @@ import asyncio
 import fcntl
 import os
 import sqlite3
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -175,3 +176,47 @@ def test_every_write_transaction_holds_the_cross_process_write_lock(tmp_path: Pa
     inside, between = asyncio.run(run())
     assert inside is False
     assert between is True
+
+
+def test_writes_queued_while_another_process_holds_the_lock_join_one_transaction(
+    tmp_path: Path,
+) -> None:
+    """The writer takes its batch once the cross-process lock is its own: what came while
+    another process held the lock goes into the same transaction (one commit), rather than
+    waiting for the lock and a commit of its own."""
+    db = tmp_path / "smsgate.db"
+    lock = store.write_lock_path(db)
+
+    async def run() -> tuple[int, list[int]]:
+        s = store.SqliteStore(db)
+        await s.open()
+        writer = s._writer
+        assert writer is not None
+        other = os.open(lock, os.O_RDWR)
+        try:
+            before = writer.batches
+            fcntl.flock(other, fcntl.LOCK_EX)  # another process writing
+            first = asyncio.ensure_future(s._write(lambda c: 1))
+            await asyncio.sleep(0)  # queued
+            # the writer has taken the first write and waits for the lock
+            await asyncio.to_thread(_wait_until, lambda: writer._queue.qsize() == 0)
+            rest = [asyncio.ensure_future(s._write(lambda c, i=i: i)) for i in range(2, 6)]
+            await asyncio.sleep(0)
+            fcntl.flock(other, fcntl.LOCK_UN)
+            results = await asyncio.gather(first, *rest)
+            return writer.batches - before, results
+        finally:
+            os.close(other)
+            await s.close()
+
+    batches, results = asyncio.run(run())
+    assert results == [1, 2, 3, 4, 5]
+    assert batches == 1
+
+
+def _wait_until(done: Any, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.001)

@@ -166,8 +166,11 @@ class _Writer(threading.Thread):
                 first = self._queue.get()
                 if first is None:
                     return
-                batch, stopping = self._drain(first)
+                # Take what is queued once the lock is ours: while another process held it,
+                # more work came, and it joins this transaction instead of waiting for the
+                # lock (and paying a commit) again.
                 with _held(lock):
+                    batch, stopping = self._drain(first)
                     results = self._run_batch(conn, batch)
                 self._loop.call_soon_threadsafe(_resolve_all, batch, results)
                 if stopping:
