@@ -118,10 +118,10 @@ def claim_receipt_waits(c: PgConn, now_us: int, lease_us: int, limit: int) -> li
 def apply_transitions(c: PgConn, items: list[Transition]) -> list[Message | None]:
     """As smsgate.store.sqlite_delivery.apply_transitions (the same rounds, history rows and
     bookkeeping), with the messages' columns written by one UPDATE from typed arrays."""
-    results: list[Message | None] = [None] * len(items)
+    results: list[rows.Row | None] = [None] * len(items)
     for round_ in rounds([t.message_sid for t in items]):
         _apply_round(c, [items[i] for i in round_], round_, results)
-    return results
+    return [None if r is None else rows.message_from(r) for r in results]
 
 
 _UPDATE_MESSAGES = (
@@ -141,7 +141,7 @@ _UPDATE_MESSAGES = (
 
 
 def _apply_round(
-    c: PgConn, changes: list[Transition], where: list[int], out: list[Message | None]
+    c: PgConn, changes: list[Transition], where: list[int], out: list[rows.Row | None]
 ) -> None:
     lite = c.as_sqlite()
     # FOR UPDATE: a concurrent change of the same message waits, then sees this one's status.

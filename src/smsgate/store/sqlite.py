@@ -793,8 +793,9 @@ class SqliteStore:
         await self._write(lambda c: delivery.drop_job(c, message_sid))
 
     async def apply_transition(self, change: Transition) -> Message | None:
-        result: Message | None = await self._write_grouped(delivery.apply_transitions, change)
-        return result
+        # The writer returns the row; the Message is built here, after the write lock.
+        row: rows.Row | None = await self._write_grouped(delivery.apply_transition_rows, change)
+        return None if row is None else rows.message_from(row)
 
     async def find_carrier_ref(self, carrier_ids: tuple[str, ...]) -> CarrierRef | None:
         return self._read_now(lambda c: delivery.find_carrier_ref(c, carrier_ids))
@@ -959,9 +960,10 @@ class SqliteStore:
     async def claim_callbacks(
         self, owner: str, now_us: int, lease_us: int, limit: int
     ) -> list[ClaimedCallback]:
-        return await self._write(
-            lambda c: delivery.claim_callbacks(c, owner, now_us, lease_us, limit)
+        found = await self._write(
+            lambda c: delivery.claim_callback_rows(c, owner, now_us, lease_us, limit)
         )
+        return delivery.claimed_callbacks(found)
 
     async def finish_callback(self, result: CallbackResult) -> None:
         await self._write_grouped(delivery.finish_callbacks, result)

@@ -172,7 +172,13 @@ def apply_transitions(c: sqlite3.Connection, items: list[Transition]) -> list[Me
     and the job's fate. The result is the message after the change, or None where it did not
     apply. Changes of one message in one batch run in separate rounds, in order.
     """
-    results: list[Message | None] = [None] * len(items)
+    return [None if r is None else rows.message_from(r) for r in apply_transition_rows(c, items)]
+
+
+def apply_transition_rows(c: sqlite3.Connection, items: list[Transition]) -> list[rows.Row | None]:
+    """``apply_transitions`` with each message after its change as its row: the store's
+    writer runs this under the cross-process write lock and builds the Messages after it."""
+    results: list[rows.Row | None] = [None] * len(items)
     for round_ in rounds([t.message_sid for t in items]):
         _apply_round(c, [items[i] for i in round_], round_, results)
     return results
@@ -203,7 +209,7 @@ _INSERT_OUTBOX = (
 
 
 def _apply_round(
-    c: sqlite3.Connection, changes: list[Transition], where: list[int], out: list[Message | None]
+    c: sqlite3.Connection, changes: list[Transition], where: list[int], out: list[rows.Row | None]
 ) -> None:
     before = _select_messages(c, [t.message_sid for t in changes])
     applied = [
@@ -277,13 +283,13 @@ def _settle(
     changes: list[Transition],
     applied: list[Transition],
     before: dict[str, rows.Row],
-    out: list[Message | None],
+    out: list[rows.Row | None],
 ) -> None:
-    """The results of a round: each applied change's message after it."""
+    """The results of a round: each applied change's message after it, as its row."""
     done = {id(t) for t in applied}
     for i, t in zip(where, changes, strict=True):
         if id(t) in done:
-            out[i] = rows.message_from(_changed_row(before[t.message_sid], t))
+            out[i] = _changed_row(before[t.message_sid], t)
 
 
 def _history_row(t: Transition) -> history.Row:
@@ -416,6 +422,14 @@ _CLAIMABLE = (
 def claim_callbacks(
     c: sqlite3.Connection, owner: str, now_us: int, lease_us: int, limit: int
 ) -> list[ClaimedCallback]:
+    return claimed_callbacks(claim_callback_rows(c, owner, now_us, lease_us, limit))
+
+
+def claim_callback_rows(
+    c: sqlite3.Connection, owner: str, now_us: int, lease_us: int, limit: int
+) -> list[rows.Row]:
+    """Lease the callbacks that may go out now; their rows (``claimed_callbacks`` builds
+    them, outside the writer's lock)."""
     found = c.execute(_CLAIMABLE, (now_us, limit)).fetchall()
     for keys in in_chunks([r[0] for r in found]):
         c.execute(
@@ -423,6 +437,10 @@ def claim_callbacks(
             f"WHERE id IN ({in_list(len(keys))})",
             (now_us + lease_us, owner, *keys),
         )
+    return found
+
+
+def claimed_callbacks(found: list[rows.Row]) -> list[ClaimedCallback]:
     return [
         ClaimedCallback(
             r[0],
