@@ -15,7 +15,13 @@ import pytest
 from smsgate.clock import FakeClock
 from smsgate.connectors.base import InboundPart, InboundSms, Receipt, SubmitResult
 from smsgate.domain.accounts import Account, AccountStatus
-from smsgate.domain.delivery import SubmitProgress
+from smsgate.domain.delivery import (
+    CallbackAttempt,
+    CallbackResult,
+    SubmitProgress,
+    raw_dlr_done_date,
+    status_params,
+)
 from smsgate.domain.messages import CreateRequest, Direction, Message, Status
 from smsgate.domain.numbers import PhoneNumber
 from smsgate.domain.paging import parse_page_request
@@ -27,6 +33,7 @@ from smsgate.store.base import MessageFilter, Store, StoreUnavailable
 from tests.stores import StoreHome
 
 NUMBER, PHONE = "+15017122661", "+15558675310"
+DONE = datetime(2026, 11, 25, 12, 1, tzinfo=UTC)
 
 
 @dataclass
@@ -38,14 +45,17 @@ class World:
     delivery: DeliveryService
     inbound: InboundService
 
-    async def sending(self, body: str = "hello") -> Message:
+    async def sending(self, body: str = "hello", status_callback: str | None = None) -> Message:
         """A message claimed by a worker and marked ``sending``."""
         created = await self.messages.create(
-            self.account, CreateRequest(to=PHONE, from_=NUMBER, body=body)
+            self.account,
+            CreateRequest(to=PHONE, from_=NUMBER, body=body, status_callback=status_callback),
         )
         jobs = await self.delivery.claim("test", 10)
         job = next(j for j in jobs if j.message_sid == created.sid)
-        started = await self.delivery.start(job)
+        started = await self.delivery.start(
+            job, (await self.delivery.messages_of(jobs))[job.message_sid]
+        )
         assert started is not None
         return started[0]
 
@@ -146,6 +156,82 @@ def test_a_receipt_that_comes_while_its_submit_is_recorded_here_waits_instead_of
             await recording
         assert len(parked) == 1
         assert (await w.status(second.sid)).status is Status.SENDING
+
+    run(store_home, scenario)
+
+
+def test_a_receipt_for_a_submit_recorded_here_is_applied_without_reading_the_store(
+    store_home: StoreHome,
+) -> None:
+    async def scenario(w: World) -> None:
+        hook = "https://example.com/status"
+        message = await w.sending(status_callback=hook)
+        await w.delivery.submitted(message, SubmitResult("smpp:b1", receipt_timeout=60))
+        real_find, real_get = w.store.find_carrier_ref, w.store.get_message_by_sid
+
+        async def unread(*args: Any) -> Any:
+            raise AssertionError("the receipt read the store")
+
+        w.store.find_carrier_ref = unread  # type: ignore[method-assign]
+        w.store.get_message_by_sid = unread  # type: ignore[method-assign]
+        await w.delivery.receipt(Receipt("smpp:b1", "delivered", done_date=DONE))
+        w.store.find_carrier_ref, w.store.get_message_by_sid = real_find, real_get  # type: ignore[method-assign]
+        assert (await w.status(message.sid)).status is Status.DELIVERED
+        assert len(w.delivery.sent) == 0
+
+        # the callback is the one the store's path builds: in order, with the sent message
+        now = int(w.clock.now().timestamp() * 1_000_000)
+        params = []
+        while claimed := await w.store.claim_callbacks("test", now, 60_000_000, 10):
+            (one,) = claimed
+            assert one.callback.url == hook
+            params.append(dict(one.callback.params))
+            attempt = CallbackAttempt(one.id, 1, hook, now, 1, 200, None, "")
+            await w.store.finish_callback(CallbackResult(attempt, succeeded=True))
+        assert [p["MessageStatus"] for p in params] == ["sending", "sent", "delivered"]
+        stored = await w.status(message.sid)
+        done = raw_dlr_done_date(DONE)
+        assert done is not None
+        assert params[-1] == dict(status_params(stored, Status.DELIVERED, raw_done_date=done))
+
+        # a repeated receipt takes the store's path and changes nothing
+        await w.delivery.receipt(Receipt("smpp:b1", "delivered"))
+        history = [c.status for c in await w.store.status_history(message.sid)]
+        assert history.count(Status.DELIVERED) == 1
+
+    run(store_home, scenario)
+
+
+def test_a_receipt_remembered_here_does_not_move_a_message_settled_meanwhile(
+    store_home: StoreHome,
+) -> None:
+    async def scenario(w: World) -> None:
+        message = await w.sending()
+        await w.delivery.submitted(message, SubmitResult("smpp:c1", receipt_timeout=1))
+        w.clock.advance(2)
+        assert await w.delivery.expire_receipts() == 1  # another worker's sweep, say
+        await w.delivery.receipt(Receipt("smpp:c1", "delivered"))
+        settled = await w.status(message.sid)
+        assert (settled.status, settled.error_code) == (Status.UNDELIVERED, 30008)
+
+    run(store_home, scenario)
+
+
+def test_messages_of_claimed_jobs_are_read_at_once(store_home: StoreHome) -> None:
+    async def scenario(w: World) -> None:
+        created = [
+            await w.messages.create(w.account, CreateRequest(to=PHONE, from_=NUMBER, body=b))
+            for b in ("one", "two")
+        ]
+        found = await w.store.get_messages_by_sid([created[1].sid, "SM" + "0" * 32, created[0].sid])
+        assert {sid: m.body for sid, m in found.items()} == {
+            created[0].sid: "one",
+            created[1].sid: "two",
+        }
+        jobs = await w.delivery.claim("test", 10)
+        messages = await w.delivery.messages_of(jobs)
+        assert set(messages) == {c.sid for c in created}
+        assert await w.delivery.messages_of([]) == {}
 
     run(store_home, scenario)
 

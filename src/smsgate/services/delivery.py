@@ -58,6 +58,41 @@ RECEIPT_STATUSES = {
 }
 # a media fetch that was not allowed to start goes back to the queue for this long
 MEDIA_DEFER_US = 1_000_000
+# How many sent one-part messages a process remembers until their receipt comes (see SentMemory)
+SENT_MEMORY = 16_384
+
+
+class SentMemory:
+    """One-part messages this process recorded ``sent``, by carrier id, until their receipt.
+
+    A receipt found here is applied without reading its carrier reference and its message
+    back from the store: under load those two reads were a tenth of the worker's event loop.
+    What a status callback is built from (sid, account, From, To, service, StatusCallback)
+    does not change once a message is sent, and the store still applies the receipt only
+    if the message is ``sent`` or ``sending`` then. Past ``cap`` the oldest are forgotten;
+    their receipts (like those of other processes' submits) take the store's path.
+    """
+
+    def __init__(self, cap: int = SENT_MEMORY) -> None:
+        self._cap = cap
+        self._messages: dict[str, Message] = {}
+
+    def __len__(self) -> int:
+        return len(self._messages)
+
+    def remember(self, carrier_id: str, message: Message) -> None:
+        self._messages[carrier_id] = message
+        if len(self._messages) > self._cap:
+            del self._messages[next(iter(self._messages))]
+
+    def take(self, carrier_ids: tuple[str, ...]) -> tuple[CarrierRef, Message] | None:
+        """The message one of ``carrier_ids`` stands for, forgotten as it is returned (a
+        repeated receipt finds the message settled in the store and changes nothing)."""
+        for carrier_id in carrier_ids:
+            message = self._messages.pop(carrier_id, None)
+            if message is not None:
+                return CarrierRef(carrier_id, message.sid), message
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +127,7 @@ class DeliveryService:
         self.max_attempts = max_attempts
         # Carrier ids whose `sent` this process is recording: done once it is (see receipt).
         self._recording: dict[str, asyncio.Future[None]] = {}
+        self.sent = SentMemory()
 
     def _now_us(self) -> int:
         return to_us(self._clock.now())
@@ -104,14 +140,27 @@ class DeliveryService:
         """Fail queued messages past their validity period (30036) without waiting for
         their turn: a slow sender's backlog, or everything while the carrier is down."""
         jobs = await self._store.claim_expired_jobs(owner, self._now_us(), self._lease_us, limit)
+        messages = await self.messages_of(jobs)
         for job in jobs:
-            await self.start(job)  # finds it expired: fails it and ends the job
+            # finds it expired: fails it and ends the job
+            await self.start(job, messages.get(job.message_sid))
         return len(jobs)
 
-    async def start(self, job: DeliveryJob) -> tuple[Message, OutboundSms] | PendingMedia | None:
+    async def messages_of(self, jobs: list[DeliveryJob]) -> dict[str, Message]:
+        """The messages of claimed jobs, read at once (``start`` takes each)."""
+        if not jobs:
+            return {}
+        return await self._store.get_messages_by_sid([job.message_sid for job in jobs])
+
+    async def start(
+        self, job: DeliveryJob, message: Message | None = None
+    ) -> tuple[Message, OutboundSms] | PendingMedia | None:
         """Mark the message ``sending`` (or expire it); None when there is nothing to submit,
-        PendingMedia when its media must be stored first (``fetch_media``)."""
-        message = await self._store.get_message(job.account_sid, job.message_sid)
+        PendingMedia when its media must be stored first (``fetch_media``). ``message`` is
+        the job's message as read since the claim (``messages_of``); without it, it is
+        read here."""
+        if message is None or message.sid != job.message_sid:
+            message = await self._store.get_message(job.account_sid, job.message_sid)
         if message is not None and message.status in UNASSIGNED:
             await self._assign(job, message)
             return None
@@ -213,6 +262,8 @@ class DeliveryService:
             self._recording[carrier_id] = recorded
         try:
             after = await self._record_sent(message, result, part_ids)
+            if after is not None and len(part_ids) == 1:
+                self.sent.remember(part_ids[0], after)
         finally:
             for carrier_id in part_ids:
                 if self._recording.get(carrier_id) is recorded:
@@ -325,6 +376,10 @@ class DeliveryService:
         if recording is not None:
             await asyncio.shield(recording)
         done = raw_dlr_done_date(receipt.done_date)
+        known = self.sent.take(keys)
+        if known is not None:
+            await self._apply_receipt(known[0], receipt.status, receipt.error_code, done, known[1])
+            return
         ref = await self._store.find_carrier_ref(keys)
         if ref is None:
             parked = ParkedReceipt(keys, receipt.status, receipt.error_code, done, self._now_us())
@@ -335,14 +390,21 @@ class DeliveryService:
         await self._apply_receipt(ref, receipt.status, receipt.error_code, done)
 
     async def _apply_receipt(
-        self, ref: CarrierRef, outcome: str, error_code: int | None, done: str | None
+        self,
+        ref: CarrierRef,
+        outcome: str,
+        error_code: int | None,
+        done: str | None,
+        message: Message | None = None,
     ) -> None:
+        """``message``, when given, is the message as this process recorded it ``sent``."""
         if ref.parts > 1:
             combined = combined_status(await self._store.mark_part(ref.carrier_id, outcome))
             if combined is None:
                 return  # other parts are still on their way
             outcome = combined
-        message = await self._store.get_message_by_sid(ref.message_sid)
+        if message is None:
+            message = await self._store.get_message_by_sid(ref.message_sid)
         if message is None:
             return
         status = RECEIPT_STATUSES[outcome]

@@ -877,6 +877,9 @@ class SqliteStore:
         r = self._one(f"SELECT {rows.MESSAGE_COLS} FROM messages WHERE sid = ?", (sid,))
         return None if r is None else rows.message_from(r)
 
+    async def get_messages_by_sid(self, sids: list[str]) -> dict[str, Message]:
+        return self._read_now(lambda c: delivery.messages_by_sid(c, sids))
+
     # -- Messaging Services (smsgate.store.sqlite_services) ---------------------------------
 
     async def create_service(self, service: MessagingService) -> None:

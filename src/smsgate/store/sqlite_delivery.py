@@ -355,6 +355,11 @@ def _changed_row(row: rows.Row, t: Transition) -> tuple[object, ...]:
     return tuple(after)
 
 
+def messages_by_sid(c: sqlite3.Connection, sids: list[str]) -> dict[str, Message]:
+    """The messages of ``sids`` that exist, by SID, with one SELECT per chunk of keys."""
+    return {sid: rows.message_from(r) for sid, r in _select_messages(c, sids).items()}
+
+
 def _select_messages(c: sqlite3.Connection, sids: list[str]) -> dict[str, rows.Row]:
     found: dict[str, rows.Row] = {}
     for keys in in_chunks(sids):

@@ -22,6 +22,7 @@ from smsgate.connectors.base import (
     TemporaryError,
 )
 from smsgate.domain.delivery import DeliveryJob
+from smsgate.domain.messages import Message
 from smsgate.services.delivery import DeliveryService, PendingMedia
 from smsgate.store.base import StoreUnavailable
 
@@ -91,16 +92,18 @@ class Dispatcher:
                 # Claim in batches: with every slot busy, wait for a quarter of them to come
                 # free (_done wakes the loop) rather than claiming one job at a time. While
                 # the carrier cannot submit (no bind), messages wait in the queue.
-                jobs = []
+                jobs: list[DeliveryJob] = []
+                messages: dict[str, Message] = {}
                 batch_free = free >= self._batch or not self._in_flight
                 if free > 0 and batch_free and self._connector.ready():
                     try:
                         jobs = await self._delivery.claim(self.owner, free)
+                        messages = await self._delivery.messages_of(jobs)
                     except StoreUnavailable as exc:
                         # The database is away: claim again at the next poll, until it is back.
                         logger.warning("cannot claim messages: %s; will try again", exc)
                 for job in jobs:
-                    task = asyncio.create_task(self._deliver(job))
+                    task = asyncio.create_task(self._deliver(job, messages.get(job.message_sid)))
                     self._in_flight.add(task)
                     task.add_done_callback(self._done)
                 if jobs:
@@ -147,9 +150,9 @@ class Dispatcher:
         else:
             self._idle_wait = min(self._idle_wait * 2, IDLE_MAX)
 
-    async def _deliver(self, job: DeliveryJob) -> None:
+    async def _deliver(self, job: DeliveryJob, message: Message | None) -> None:
         try:
-            started = await self._delivery.start(job)
+            started = await self._delivery.start(job, message)
             if started is None:
                 return
             if isinstance(started, PendingMedia):
