@@ -410,3 +410,41 @@ def test_a_receipt_before_its_sent_is_recorded_is_not_lost(store_home: StoreHome
             await db.close()
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("first", ["submit", "park"])
+def test_on_postgres_a_submit_and_a_receipt_parked_beside_it_cannot_both_miss_each_other(
+    first: str,
+) -> None:
+    """The receipt is parked (it found no carrier reference) while the submit's ``sent``
+    records that reference, in two transactions side by side. Whichever commits second
+    fails (and runs again, then seeing the other): if both committed, the submit's look at
+    the parked receipts could miss this one, which would then wait for the sweep."""
+    if not pgdb.reachable():
+        pytest.skip("PostgreSQL does not answer at 127.0.0.1:5432")
+    (sid,) = [m.sid for m in _messages(1)]
+    with pgdb.database() as url:
+        setup = _open_pg(url, 1)
+        park_side, submit_side = psycopg.connect(url), psycopg.connect(url)
+        try:
+            pgdelivery.apply_transitions(
+                PgConn(setup), [Transition(sid, SENDING, Status.SENDING, 1)]
+            )
+            setup.commit()
+            for conn in (park_side, submit_side):
+                conn.isolation_level = psycopg.IsolationLevel.SERIALIZABLE
+            receipt = ParkedReceipt(("c:1",), "delivered", None, None, 2)
+            assert park_receipt(PgConn(park_side).as_sqlite(), receipt) is None
+            sent = Transition(
+                sid, frozenset({Status.SENDING}), Status.SENT, 3, date_sent_us=3, carrier_id="c:1"
+            )
+            assert pgdelivery.apply_transitions(PgConn(submit_side), [sent])[0] is not None
+            winner, loser = (
+                (submit_side, park_side) if first == "submit" else (park_side, submit_side)
+            )
+            winner.commit()
+            with pytest.raises(psycopg.errors.SerializationFailure):
+                loser.commit()
+        finally:
+            for conn in (setup, park_side, submit_side):
+                conn.close()

@@ -605,7 +605,8 @@ class PostgresStore:
 
     async def park_receipt(self, receipt: ParkedReceipt) -> CarrierRef | None:
         # SERIALIZABLE: the submit that records one of these ids and this park cannot both
-        # miss each other (one of the two is aborted and runs again, and then sees the other).
+        # miss each other (one of the two is aborted and runs again, and then sees the other;
+        # the submit reads the parked receipts for that: postgres_delivery._conflict_with_parking).
         return await self._write(lambda c: delivery.park_receipt(c.as_sqlite(), receipt))
 
     async def parked_receipts(

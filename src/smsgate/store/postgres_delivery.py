@@ -124,6 +124,20 @@ def apply_transitions(c: PgConn, items: list[Transition]) -> list[Message | None
     return [None if r is None else rows.message_from(r) for r in results]
 
 
+def _conflict_with_parking(c: PgConn, carrier_ids: list[object]) -> None:
+    """Read where a receipt for ``carrier_ids`` would be parked, in the transaction that
+    records them. A receipt that overtook its submit is parked by a transaction that found
+    no carrier reference; if it runs beside this one, each reads what the other writes,
+    and SERIALIZABLE fails one of them, which runs again and then sees the other. Without
+    this read both could commit, and the submit's later look at the parked receipts
+    (DeliveryService.submitted) miss the receipt, which would then wait for the sweep.
+    SQLite's single writer runs the two one after the other."""
+    if carrier_ids:
+        c.conn.execute(
+            "SELECT 1 FROM parked_receipts WHERE carrier_id = ANY(%s)", (carrier_ids,)
+        ).fetchall()
+
+
 _UPDATE_MESSAGES = (
     "UPDATE messages m SET status = v.status, date_updated = v.now, "
     "date_sent = coalesce(v.date_sent, m.date_sent), "
@@ -159,6 +173,7 @@ def _apply_round(
     ]
     if not applied:
         return
+    _conflict_with_parking(c, [ref[0] for t in applied for ref in shared._refs(t)])
     c.conn.execute(
         _UPDATE_MESSAGES,
         (
