@@ -164,16 +164,18 @@ def test_services_settings_apply_to_its_messages(server: Server, tenant: Tenant)
 def test_the_services_validity_period_expires_waiting_messages(
     server: Server, tenant: Tenant
 ) -> None:
-    # One long code sends a segment per second: the later messages wait past one second.
-    service, _ = pool_service(tenant, server, 1, validity_period=1)
+    # One long code sends a segment per second: the seventh message is due six seconds on,
+    # past the three-second validity, while the first has three seconds to be claimed even
+    # on a busy machine.
+    service, _ = pool_service(tenant, server, 1, validity_period=3)
     sids = [
         tenant.client.messages.create(
             to="+15558675310", messaging_service_sid=service, body=str(i)
         ).sid
-        for i in range(4)
+        for i in range(7)
     ]
     assert status_of(tenant, sids[0], "delivered").status == "delivered"
-    expired = status_of(tenant, sids[3], "failed")
+    expired = status_of(tenant, sids[-1], "failed")
     assert expired.error_code == 30036
 
 
