@@ -126,6 +126,7 @@ def build_pipeline(settings: Settings, store: Store, clock: Clock, media: MediaS
                 prices=price_table(settings),
                 sender_mps=settings.sender_mps,
                 media=media,
+                handoff=webhooks,
             ),
             build_connector(settings, clock, BindSlots(store, clock, lease_seconds=lease)),
             submit_timeout=lease / 2,

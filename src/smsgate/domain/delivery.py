@@ -81,6 +81,16 @@ class JobAction(Enum):
 
 
 @dataclass(frozen=True, slots=True)
+class CallbackLease:
+    """Insert a status change's callback already leased to ``owner`` until ``until_us``,
+    when no earlier callback of its message is still in the outbox: that process sends it
+    at once, with no claim (the webhook sender's ``take``)."""
+
+    owner: str
+    until_us: int
+
+
+@dataclass(frozen=True, slots=True)
 class Transition:
     """Move a message from one of ``allowed_from`` to ``status``, atomically."""
 
@@ -102,6 +112,7 @@ class Transition:
     part_ids: tuple[str, ...] = ()
     num_segments: int | None = None  # the parts the carrier really sent, when it differs
     receipt_due_us: int | None = None  # a ``sent`` message waits for its receipt until then
+    lease: CallbackLease | None = None  # insert ``callback`` leased, if it is its message's first
 
 
 # statuses after which no receipt is awaited any more

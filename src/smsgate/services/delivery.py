@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from typing import Protocol
 
 from smsgate.clock import Clock
 from smsgate.connectors.base import (
@@ -21,7 +22,9 @@ from smsgate.connectors.base import (
 from smsgate.domain.dates import to_us
 from smsgate.domain.delivery import (
     Callback,
+    CallbackLease,
     CarrierRef,
+    ClaimedCallback,
     DeliveryJob,
     JobAction,
     ParkedReceipt,
@@ -103,6 +106,22 @@ class PendingMedia:
     message: Message
 
 
+class CallbackHandoff(Protocol):
+    """This process's webhook sender (smsgate.webhooks.sender), as the delivery service
+    sees it: a status callback may be inserted leased to it and handed over at once."""
+
+    owner: str
+    lease_us: int
+
+    def has_room(self) -> bool:
+        """Whether it can start another callback now."""
+        ...
+
+    def take(self, claimed: ClaimedCallback) -> None:
+        """Send a callback the store leased to ``owner`` as it inserted it."""
+        ...
+
+
 class DeliveryService:
     def __init__(
         self,
@@ -114,9 +133,16 @@ class DeliveryService:
         prices: PriceTable | None = None,
         sender_mps: float | None = None,
         media: MediaService | None = None,
+        handoff: CallbackHandoff | None = None,
     ) -> None:
         """``media`` fetches MediaUrls before a message is submitted (without it, media
-        URLs go to the carrier as they were given)."""
+        URLs go to the carrier as they were given).
+
+        ``handoff`` gets the status callbacks that can go out at once: one whose message
+        has no earlier callback still in the outbox is inserted leased to it and handed
+        over, so it needs no claim (a write, and the wait for it); the others wait in the
+        outbox for the sender's claims, in order, as before."""
+        self._handoff = handoff
         self._media = media
         self._assigner = SenderAssigner(store, sender_mps=sender_mps)
         self._targets = TargetCache(store, clock)
@@ -473,7 +499,11 @@ class DeliveryService:
         raw_done_date: str | None = None,
     ) -> Message | None:
         callback = await self._callback_for(message, status, change.error_code, raw_done_date)
-        return await self._store.apply_transition(
+        handoff = self._handoff
+        lease = None
+        if callback is not None and handoff is not None and handoff.has_room():
+            lease = CallbackLease(handoff.owner, change.now_us + handoff.lease_us)
+        after, outbox_id = await self._store.apply_transition_leased(
             Transition(
                 change.message_sid,
                 change.allowed_from,
@@ -492,8 +522,12 @@ class DeliveryService:
                 part_ids=change.part_ids,
                 num_segments=change.num_segments,
                 receipt_due_us=change.receipt_due_us,
+                lease=lease,
             )
         )
+        if outbox_id is not None and callback is not None and handoff is not None:
+            handoff.take(ClaimedCallback(outbox_id, callback, 1))
+        return after
 
     async def _callback_for(
         self, message: Message, status: Status, error_code: int | None, raw_done_date: str | None

@@ -226,6 +226,13 @@ class Store(Protocol):
         """
         ...
 
+    async def apply_transition_leased(
+        self, change: Transition
+    ) -> tuple[Message | None, int | None]:
+        """``apply_transition``, and the outbox id of its callback when that was inserted
+        leased to ``change.lease.owner`` (its message had no other callback waiting)."""
+        ...
+
     async def find_carrier_ref(self, carrier_ids: tuple[str, ...]) -> CarrierRef | None:
         """What the first of ``carrier_ids`` that a submit recorded stands for."""
         ...

@@ -593,8 +593,15 @@ class PostgresStore:
         await self._write(lambda c: delivery.drop_job(c.as_sqlite(), message_sid))
 
     async def apply_transition(self, change: Transition) -> Message | None:
-        result: Message | None = await self._write_grouped(pgdelivery.apply_transitions, change)
-        return result
+        return (await self.apply_transition_leased(change))[0]
+
+    async def apply_transition_leased(
+        self, change: Transition
+    ) -> tuple[Message | None, int | None]:
+        got: tuple[Message, int | None] | None = await self._write_grouped(
+            pgdelivery.apply_transitions, change
+        )
+        return (None, None) if got is None else got
 
     async def find_carrier_ref(self, carrier_ids: tuple[str, ...]) -> CarrierRef | None:
         found: CarrierRef | None = await self._read_grouped(_find_carrier_refs, carrier_ids)

@@ -115,13 +115,17 @@ def claim_receipt_waits(c: PgConn, now_us: int, lease_us: int, limit: int) -> li
     return sorted(str(r[0]) for r in found)
 
 
-def apply_transitions(c: PgConn, items: list[Transition]) -> list[Message | None]:
-    """As smsgate.store.sqlite_delivery.apply_transitions (the same rounds, history rows and
-    bookkeeping), with the messages' columns written by one UPDATE from typed arrays."""
-    results: list[rows.Row | None] = [None] * len(items)
+def apply_transitions(
+    c: PgConn, items: list[Transition]
+) -> list[tuple[Message, int | None] | None]:
+    """As smsgate.store.sqlite_delivery.apply_transition_rows (the same rounds, history rows
+    and bookkeeping), with the messages' columns written by one UPDATE from typed arrays.
+    Each result is the message after its change, and the id of its callback's outbox row
+    if that was inserted leased."""
+    results: list[shared.Applied | None] = [None] * len(items)
     for round_ in rounds([t.message_sid for t in items]):
         _apply_round(c, [items[i] for i in round_], round_, results)
-    return [None if r is None else rows.message_from(r) for r in results]
+    return [None if r is None else (rows.message_from(r[0]), r[1]) for r in results]
 
 
 def _conflict_with_parking(c: PgConn, carrier_ids: list[object]) -> None:
@@ -155,7 +159,7 @@ _UPDATE_MESSAGES = (
 
 
 def _apply_round(
-    c: PgConn, changes: list[Transition], where: list[int], out: list[rows.Row | None]
+    c: PgConn, changes: list[Transition], where: list[int], out: list[shared.Applied | None]
 ) -> None:
     lite = c.as_sqlite()
     # FOR UPDATE: a concurrent change of the same message waits, then sees this one's status.
@@ -188,5 +192,5 @@ def _apply_round(
             [t.num_segments for t in applied],
         ),
     )
-    shared._record_round(lite, applied, before)
-    shared._settle(where, changes, applied, before, out)
+    leased = shared._record_round(lite, applied, before)
+    shared._settle(where, changes, applied, before, out, leased)

@@ -793,9 +793,16 @@ class SqliteStore:
         await self._write(lambda c: delivery.drop_job(c, message_sid))
 
     async def apply_transition(self, change: Transition) -> Message | None:
+        return (await self.apply_transition_leased(change))[0]
+
+    async def apply_transition_leased(
+        self, change: Transition
+    ) -> tuple[Message | None, int | None]:
         # The writer returns the row; the Message is built here, after the write lock.
-        row: rows.Row | None = await self._write_grouped(delivery.apply_transition_rows, change)
-        return None if row is None else rows.message_from(row)
+        got: delivery.Applied | None = await self._write_grouped(
+            delivery.apply_transition_rows, change
+        )
+        return (None, None) if got is None else (rows.message_from(got[0]), got[1])
 
     async def find_carrier_ref(self, carrier_ids: tuple[str, ...]) -> CarrierRef | None:
         return self._read_now(lambda c: delivery.find_carrier_ref(c, carrier_ids))

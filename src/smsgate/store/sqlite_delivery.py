@@ -16,6 +16,7 @@ from smsgate.domain.delivery import (
     RECEIPT_SETTLED,
     Callback,
     CallbackAttempt,
+    CallbackLease,
     CallbackResult,
     CarrierRef,
     ClaimedCallback,
@@ -29,6 +30,7 @@ from smsgate.domain.messages import MAX_VALIDITY, Message, Status
 from smsgate.domain.senders import SenderState, release, take_slot
 from smsgate.store import history, rows
 from smsgate.store.sqlite_batch import (
+    ROWS_PER_STATEMENT,
     in_chunks,
     in_list,
     insert_rows,
@@ -172,13 +174,19 @@ def apply_transitions(c: sqlite3.Connection, items: list[Transition]) -> list[Me
     and the job's fate. The result is the message after the change, or None where it did not
     apply. Changes of one message in one batch run in separate rounds, in order.
     """
-    return [None if r is None else rows.message_from(r) for r in apply_transition_rows(c, items)]
+    return [None if r is None else rows.message_from(r[0]) for r in apply_transition_rows(c, items)]
 
 
-def apply_transition_rows(c: sqlite3.Connection, items: list[Transition]) -> list[rows.Row | None]:
-    """``apply_transitions`` with each message after its change as its row: the store's
-    writer runs this under the cross-process write lock and builds the Messages after it."""
-    results: list[rows.Row | None] = [None] * len(items)
+# A change's result: the message's row after it, and the id of its callback's outbox row
+# when that was inserted leased (Transition.lease).
+Applied = tuple[rows.Row, int | None]
+
+
+def apply_transition_rows(c: sqlite3.Connection, items: list[Transition]) -> list[Applied | None]:
+    """``apply_transitions`` with each message after its change as its row, and the id of
+    a callback inserted leased: the store's writer runs this under the cross-process write
+    lock and builds the Messages after it."""
+    results: list[Applied | None] = [None] * len(items)
     for round_ in rounds([t.message_sid for t in items]):
         _apply_round(c, [items[i] for i in round_], round_, results)
     return results
@@ -209,7 +217,7 @@ _INSERT_OUTBOX = (
 
 
 def _apply_round(
-    c: sqlite3.Connection, changes: list[Transition], where: list[int], out: list[rows.Row | None]
+    c: sqlite3.Connection, changes: list[Transition], where: list[int], out: list[Applied | None]
 ) -> None:
     before = _select_messages(c, [t.message_sid for t in changes])
     applied = [
@@ -238,15 +246,16 @@ def _apply_round(
     ):
         sql = rows.values_sql(_UPDATE_HEAD + _UPDATE_SETS, 9, len(chunk)) + _UPDATE_TAIL
         c.execute(sql, [v for row in chunk for v in row])
-    _record_round(c, applied, before)
-    _settle(where, changes, applied, before, out)
+    leased = _record_round(c, applied, before)
+    _settle(where, changes, applied, before, out, leased)
 
 
 def _record_round(
     c: sqlite3.Connection, applied: list[Transition], before: dict[str, rows.Row]
-) -> None:
+) -> dict[str, int]:
     """What a round writes besides the messages' columns (shared with PostgreSQL's round):
-    history rows, carrier references, receipt bookkeeping, callbacks owed, jobs' fates."""
+    history rows, carrier references, receipt bookkeeping, callbacks owed, jobs' fates.
+    Returns the outbox ids of the callbacks inserted leased, by message."""
     # A retry keeps the status (only the job moves): the history holds changes of status.
     record_statuses(
         c,
@@ -258,12 +267,7 @@ def _record_round(
     )
     insert_rows(c, _INSERT_REFS, 6, [ref for t in applied for ref in _refs(t)])
     _receipt_bookkeeping(c, applied, before)
-    insert_rows(
-        c,
-        _INSERT_OUTBOX,
-        13,
-        [_outbox_values(t.callback, t.now_us) for t in applied if t.callback is not None],
-    )
+    leased = _insert_callbacks(c, [t for t in applied if t.callback is not None])
     _finish_jobs(c, [t.message_sid for t in applied if t.job is JobAction.DONE])
     for t in applied:
         if t.job is JobAction.RETRY:
@@ -276,6 +280,29 @@ def _record_round(
                     t.message_sid,
                 ),
             )
+    return leased
+
+
+def _insert_callbacks(c: sqlite3.Connection, owed: list[Transition]) -> dict[str, int]:
+    """Insert the callbacks of a round's changes (one per message). A callback asked to be
+    leased is, if no earlier callback of its message is still in the outbox: it is then the
+    one the claim would hand out first anyway, so sending it at once keeps the order. Its
+    id is returned by message; the rest wait to be claimed."""
+    leasing = [t.message_sid for t in owed if t.lease is not None]
+    waiting: set[str] = set()
+    for keys in in_chunks(leasing):
+        sql = f"SELECT message_sid FROM webhook_outbox WHERE message_sid IN ({in_list(len(keys))})"
+        waiting.update(r[0] for r in c.execute(sql, keys))
+    now = [t for t in owed if t.lease is not None and t.message_sid not in waiting]
+    later = [t for t in owed if t.lease is None or t.message_sid in waiting]
+    insert_rows(c, _INSERT_OUTBOX, 13, [_outbox_values(t.callback, t.now_us) for t in later])
+    leased: dict[str, int] = {}
+    for start in range(0, len(now), ROWS_PER_STATEMENT):
+        chunk = now[start : start + ROWS_PER_STATEMENT]
+        sql = rows.values_sql(_INSERT_OUTBOX, 13, len(chunk)) + " RETURNING id, message_sid"
+        values = [v for t in chunk for v in _outbox_values(t.callback, t.now_us, t.lease)]
+        leased.update((sid, outbox_id) for outbox_id, sid in c.execute(sql, values).fetchall())
+    return leased
 
 
 def _settle(
@@ -283,13 +310,15 @@ def _settle(
     changes: list[Transition],
     applied: list[Transition],
     before: dict[str, rows.Row],
-    out: list[rows.Row | None],
+    out: list[Applied | None],
+    leased: dict[str, int],
 ) -> None:
-    """The results of a round: each applied change's message after it, as its row."""
+    """The results of a round: each applied change's message after it, as its row, with
+    the id of its callback if that was inserted leased."""
     done = {id(t) for t in applied}
     for i, t in zip(where, changes, strict=True):
         if id(t) in done:
-            out[i] = _changed_row(before[t.message_sid], t)
+            out[i] = (_changed_row(before[t.message_sid], t), leased.get(t.message_sid))
 
 
 def _history_row(t: Transition) -> history.Row:
@@ -395,7 +424,11 @@ def add_callback(c: sqlite3.Connection, cb: Callback, now_us: int) -> None:
     insert_rows(c, _INSERT_OUTBOX, 13, [_outbox_values(cb, now_us)])
 
 
-def _outbox_values(cb: Callback, now_us: int) -> tuple[object, ...]:
+def _outbox_values(
+    cb: Callback | None, now_us: int, lease: CallbackLease | None = None
+) -> tuple[object, ...]:
+    """An outbox row: due now, or (``lease``) claimed already, as its first attempt."""
+    assert cb is not None
     return (
         cb.account_sid,
         cb.message_sid,
@@ -406,9 +439,9 @@ def _outbox_values(cb: Callback, now_us: int) -> tuple[object, ...]:
         cb.fallback_url,
         cb.fallback_method,
         "pending",
-        0,
-        now_us,
-        None,
+        0 if lease is None else 1,
+        now_us if lease is None else lease.until_us,
+        None if lease is None else lease.owner,
         now_us,
     )
 

@@ -77,7 +77,9 @@ class WebhookSender:
         # Polls that find nothing back off (doubling up to IDLE_MAX): an idle process makes
         # a few store calls a second, not twenty. Work found, or a wake(), resets it.
         self._idle_wait = idle_poll
-        self._lease_us = int(lease_seconds * 1_000_000)
+        self.lease_us = int(lease_seconds * 1_000_000)
+        # the HTTP client while run() runs (take() hands callbacks to it), else None
+        self._running: webhook_http.HttpClient | None = None
         self._batch = max(1, concurrency // 4)
         self._responses = responses
         self._http = http or webhook_http.InProcessClient(concurrency, USER_AGENT)
@@ -96,9 +98,28 @@ class WebhookSender:
         if self._idle_wait > self._idle_poll:
             self._wake.set()
 
+    def has_room(self) -> bool:
+        """Whether a callback handed over now (``take``) would start at once."""
+        return self._running is not None and self._requesting < self._concurrency
+
+    def take(self, claimed: ClaimedCallback) -> None:
+        """Send a callback that the store leased to ``owner`` as it inserted it (no earlier
+        callback of its message was waiting), as if this sender had claimed it. Stopped,
+        it leaves it: the lease runs out and a claim takes it."""
+        if self._running is None:
+            return
+        self._start(self._running, claimed)
+
+    def _start(self, http: webhook_http.HttpClient, item: ClaimedCallback) -> None:
+        self._requesting += 1
+        task = asyncio.create_task(self._send(http, item))
+        self._in_flight.add(task)
+        task.add_done_callback(self._in_flight.discard)
+
     async def run(self, stop: asyncio.Event) -> None:
         http = self._http
         await http.start()
+        self._running = http
         try:
             while not stop.is_set():
                 free = self._concurrency - self._requesting
@@ -109,21 +130,19 @@ class WebhookSender:
                     now = to_us(self._clock.now())
                     try:
                         claimed = await self._store.claim_callbacks(
-                            self.owner, now, self._lease_us, free
+                            self.owner, now, self.lease_us, free
                         )
                     except StoreUnavailable as exc:
                         # The database is away: claim again at the next poll, until it is back.
                         logger.warning("cannot claim webhooks: %s; will try again", exc)
                 for item in claimed:
-                    self._requesting += 1
-                    task = asyncio.create_task(self._send(http, item))
-                    self._in_flight.add(task)
-                    task.add_done_callback(self._in_flight.discard)
+                    self._start(http, item)
                 if claimed:
                     self._idle_wait = self._idle_poll
                 else:
                     await self._idle(stop)
         finally:
+            self._running = None
             await asyncio.gather(*self._in_flight, return_exceptions=True)
             await http.close()
 
