@@ -6,23 +6,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
-from typing import Any
 
 from smsgate.clock import FakeClock
 from smsgate.connectors.base import Receipt, SubmitResult
-from smsgate.domain.accounts import Account, AccountStatus
 from smsgate.domain.dates import to_us
 from smsgate.domain.delivery import CallbackAttempt, CallbackResult, ClaimedCallback
-from smsgate.domain.messages import CreateRequest, Message
-from smsgate.domain.numbers import PhoneNumber
-from smsgate.ids import new_sid
-from smsgate.services.delivery import DeliveryService
-from smsgate.services.messages import MessageService
 from smsgate.store.base import Store
+from tests.integration.test_carrier_receipts import World, world
 from tests.stores import StoreHome
 
-NUMBER, PHONE, HOOK = "+15017122661", "+15558675310", "https://example.com/status"
+HOOK = "https://example.com/status"
 LEASE_US = 60_000_000
 
 
@@ -56,33 +49,11 @@ def statuses(items: list[ClaimedCallback]) -> list[str]:
     return [dict(i.callback.params)["MessageStatus"] for i in items]
 
 
-def run(store_home: StoreHome, scenario: Callable[..., Awaitable[None]]) -> None:
+def run(store_home: StoreHome, scenario: Callable[[World, Sender], Awaitable[None]]) -> None:
     async def main() -> None:
-        store = store_home.make()
-        await store.open()
-        clock = FakeClock(datetime(2026, 12, 7, 12, 0, tzinfo=UTC))
-        now = clock.now()
-        sid = new_sid("AC")
-        account = Account(sid, sid, "test", "token", AccountStatus.ACTIVE, now, now)
-        await store.create_account(account)
-        await store.create_number(PhoneNumber(new_sid("PN"), sid, NUMBER, "n", now, now))
         sender = Sender()
-        delivery = DeliveryService(store, clock, sender_mps=0, handoff=sender)
-        messages = MessageService(store, clock, sender_mps=0)
-
-        async def sending() -> Message:
-            created = await messages.create(
-                account, CreateRequest(to=PHONE, from_=NUMBER, body="hi", status_callback=HOOK)
-            )
-            (job,) = [j for j in await delivery.claim("w", 10) if j.message_sid == created.sid]
-            started = await delivery.start(job)
-            assert isinstance(started, tuple)
-            return started[0]
-
-        try:
-            await scenario(store, clock, delivery, sender, sending)
-        finally:
-            await store.close()
+        async with world(store_home, handoff=sender) as w:
+            await scenario(w, sender)
 
     asyncio.run(main())
 
@@ -90,10 +61,9 @@ def run(store_home: StoreHome, scenario: Callable[..., Awaitable[None]]) -> None
 def test_a_messages_first_waiting_callback_is_handed_over_and_the_rest_keep_their_order(
     store_home: StoreHome,
 ) -> None:
-    async def scenario(
-        store: Store, clock: FakeClock, delivery: DeliveryService, sender: Sender, sending: Any
-    ) -> None:
-        message = await sending()
+    async def scenario(w: World, sender: Sender) -> None:
+        store, clock, delivery = w.store, w.clock, w.delivery
+        message = await w.sending(status_callback=HOOK)
         # `sending`: nothing of this message waits, so it is leased to the sender and handed
         assert statuses(sender.taken) == ["sending"]
         (first,) = sender.taken
@@ -124,11 +94,10 @@ def test_a_messages_first_waiting_callback_is_handed_over_and_the_rest_keep_thei
 
 
 def test_a_sender_with_no_room_gets_nothing_handed_over(store_home: StoreHome) -> None:
-    async def scenario(
-        store: Store, clock: FakeClock, delivery: DeliveryService, sender: Sender, sending: Any
-    ) -> None:
+    async def scenario(w: World, sender: Sender) -> None:
+        store, clock = w.store, w.clock
         sender.room = False
-        await sending()
+        await w.sending(status_callback=HOOK)
         assert sender.taken == []
         (claimed,) = await claim(store, clock)
         assert (statuses([claimed]), claimed.attempt) == (["sending"], 1)

@@ -26,7 +26,7 @@ from smsgate.domain.messages import CreateRequest, Direction, Message, Status
 from smsgate.domain.numbers import PhoneNumber
 from smsgate.domain.paging import parse_page_request
 from smsgate.ids import new_sid
-from smsgate.services.delivery import DeliveryService
+from smsgate.services.delivery import CallbackHandoff, DeliveryService
 from smsgate.services.inbound import InboundService
 from smsgate.services.messages import MessageService
 from smsgate.store.base import MessageFilter, Store, StoreUnavailable
@@ -66,7 +66,11 @@ class World:
 
 
 @asynccontextmanager
-async def world(store_home: StoreHome) -> AsyncIterator[World]:
+async def world(
+    store_home: StoreHome, handoff: CallbackHandoff | None = None
+) -> AsyncIterator[World]:
+    """A store with an account and its number, and the services over it (``handoff``: the
+    delivery service's webhook sender, if any)."""
     store = store_home.make()
     await store.open()
     clock = FakeClock(datetime(2026, 11, 25, 12, 0, tzinfo=UTC))
@@ -81,7 +85,7 @@ async def world(store_home: StoreHome) -> AsyncIterator[World]:
             clock,
             account,
             MessageService(store, clock, sender_mps=0),
-            DeliveryService(store, clock, sender_mps=0),
+            DeliveryService(store, clock, sender_mps=0, handoff=handoff),
             InboundService(store, clock, sender_mps=0),
         )
     finally:
