@@ -188,15 +188,16 @@ def test_a_redirect_loop_costs_bounded_time(tenant: Tenant, receiver: Receiver) 
 
 
 def test_validity_period_expires_queued_messages(tenant: Tenant) -> None:
-    # A long code sends one segment per second: the later messages wait past their validity.
+    # A long code sends one segment per second: the later messages wait past their validity
+    # of three seconds, while the first has those three seconds even on a busy machine.
     sids = [
         tenant.client.messages.create(
-            to="+15558675310", from_=tenant.number, body=str(i), validity_period=1
+            to="+15558675310", from_=tenant.number, body=str(i), validity_period=3
         ).sid
-        for i in range(4)
+        for i in range(7)
     ]
     assert final(tenant, sids[0], "delivered") == "delivered"
-    for sid in sids[2:]:
+    for sid in sids[4:]:
         assert final(tenant, sid, "failed") == "failed"
         assert tenant.client.messages(sid).fetch().error_code == 30036
 
