@@ -49,3 +49,27 @@ def test_json_bodies_sign_the_url_with_body_hash() -> None:
     )
     token = "12345"
     assert RequestValidator(token).validate(url, body.decode(), signature(token, url))
+
+
+def test_each_token_signs_with_its_own_key() -> None:
+    url, params = "http://127.0.0.1:8123/status", {"MessageSid": "SM1", "MessageStatus": "sent"}
+    tokens = [f"{n:032x}" for n in range(300)]  # more than are kept keyed at once
+    for token in [*tokens, *reversed(tokens)]:
+        assert RequestValidator(token).validate(url, params, signature(token, url, params))
+
+
+class _MultiDict(dict[str, list[str]]):
+    """The shape of a web framework's form (Flask's MultiDict), as the SDK reads it."""
+
+    def getall(self, name: str) -> list[str]:
+        return self[name]
+
+
+def test_repeated_values_sign_as_the_sdk_validates_them() -> None:
+    url = "https://example.com/sms"
+    params = {"MediaUrl": ["https://x/b", "https://x/a"], "Body": ["hi"], "NumMedia": ["2"]}
+    token = "f" * 32
+    form = _MultiDict(params)
+    assert RequestValidator(token).validate(url, form, signature(token, url, params))
+    as_pairs = [("MediaUrl", "https://x/b"), ("Body", "hi"), ("MediaUrl", "https://x/a")]
+    assert signature(token, url, [*as_pairs, ("NumMedia", "2")]) == signature(token, url, params)
