@@ -30,6 +30,7 @@ from smsgate.domain.accounts import Account, AccountStatus
 from smsgate.domain.delivery import (
     Callback,
     CallbackAttempt,
+    CallbackLease,
     CallbackResult,
     JobAction,
     ParkedReceipt,
@@ -95,10 +96,12 @@ def _messages(n: int) -> list[Message]:
 
 def _dump(c: sqlite3.Connection) -> dict[str, list[tuple[Any, ...]]]:
     found = {t: sorted(c.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in TABLES}
-    # Outbox ids are assigned in order; compare the rows in id order without the ids.
-    found["webhook_outbox"] = [
-        r[1:] for r in c.execute("SELECT * FROM webhook_outbox ORDER BY id").fetchall()
-    ]
+    # Outbox ids keep each message's callbacks in order (a round inserts the ones that
+    # wait before those handed over at once); compare each message's rows in id order.
+    found["webhook_outbox"] = sorted(
+        (r[1:] for r in c.execute("SELECT * FROM webhook_outbox ORDER BY id").fetchall()),
+        key=lambda r: r[1],
+    )
     # History ids follow the batch's rounds; compare each message's statuses in id order.
     found["message_statuses"] = sorted(
         (r[1:] for r in c.execute("SELECT * FROM message_statuses ORDER BY id").fetchall()),
@@ -125,12 +128,25 @@ def _callback(sid: str, status: str) -> Callback:
     return Callback(ACCOUNT, sid, "status", "http://127.0.0.1:9/cb", "POST", (("S", status),))
 
 
+def _lease(i: int) -> CallbackLease | None:
+    """Every other message's callbacks ask to go to the sender at once: only the first of
+    each message's may (the others wait behind it, also within one batch)."""
+    return CallbackLease("sender", 10**12) if i % 2 == 0 else None
+
+
 def _changes(sids: list[str]) -> list[Transition]:
     """Status changes of every kind for 45 messages, several for the same message."""
     changes: list[Transition] = []
     for i, sid in enumerate(sids):
         changes.append(
-            Transition(sid, SENDING, Status.SENDING, 1000 + i, callback=_callback(sid, "sending"))
+            Transition(
+                sid,
+                SENDING,
+                Status.SENDING,
+                1000 + i,
+                callback=_callback(sid, "sending"),
+                lease=_lease(i),
+            )
         )
     for i, sid in enumerate(sids[:30]):  # the same messages again, in the same batch
         changes.append(
@@ -146,6 +162,7 @@ def _changes(sids: list[str]) -> list[Transition]:
                 job=JobAction.DONE,
                 callback=_callback(sid, "sent"),
                 receipt_due_us=5000 + i if i % 2 else None,
+                lease=_lease(i),
             )
         )
     for i, sid in enumerate(sids[:10]):  # settled: their receipt deadlines go
@@ -158,6 +175,7 @@ def _changes(sids: list[str]) -> list[Transition]:
                 error_code=None if i % 3 else 30003,
                 error_message=None if i % 3 else "Unreachable destination handset",
                 callback=_callback(sid, "final"),
+                lease=_lease(i),
             )
         )
     # Not allowed from `sending`: applies nowhere, writes nothing.
@@ -203,6 +221,9 @@ def test_a_batch_of_status_changes_is_what_they_do_one_by_one(
     assert _dump(grouped) == _dump(apart)
     assert grouped.execute("SELECT queued_segments FROM sender_queues").fetchone() == (n - 31,)
     assert grouped.execute("SELECT count(*) FROM receipt_waits").fetchone() == (10,)
+    # the `sending` callbacks of every other message: each message's first
+    leased = "SELECT count(*) FROM webhook_outbox WHERE lease_owner IS NOT NULL"
+    assert grouped.execute(leased).fetchone() == ((n + 1) // 2,)
     # Each result is the message as stored after its change (for the last change of each).
     last = {t.message_sid: r for t, r in zip(changes, together, strict=True) if r is not None}
     for sid, returned in last.items():
@@ -241,12 +262,20 @@ def test_a_postgres_batch_of_status_changes_is_what_they_do_one_by_one() -> None
             for t in changes:
                 one_by_one.extend(pgdelivery.apply_transitions(PgConn(apart), [t]))
                 apart.commit()
-            assert together == one_by_one
+
+            # the same messages, and the same changes' callbacks handed over (outbox ids
+            # are numbered in another order within a round)
+            def leased(results: list[tuple[Message, int | None] | None]) -> list[object]:
+                return [r if r is None else (r[0], r[1] is not None) for r in results]
+
+            assert leased(together) == leased(one_by_one)
             assert sum(r is not None for r in together) == len(changes) - 1
             g, a = PgConn(grouped).as_sqlite(), PgConn(apart).as_sqlite()
             assert _dump(g) == _dump(a)
             assert g.execute("SELECT queued_segments FROM sender_queues").fetchone() == (n - 31,)
             assert g.execute("SELECT count(*) FROM receipt_waits").fetchone() == (10,)
+            leased = "SELECT count(*) FROM webhook_outbox WHERE lease_owner IS NOT NULL"
+            assert g.execute(leased).fetchone() == ((n + 1) // 2,)
         finally:
             grouped.close()
             apart.close()

@@ -18,11 +18,10 @@ from typing import Any
 import orjson
 
 from smsgate.domain.delivery import Callback, ClaimedCallback, DeliveryJob, Transition
-from smsgate.domain.messages import Message, Status
+from smsgate.domain.messages import Message
 from smsgate.store import rows
 from smsgate.store import sqlite_delivery as shared
 from smsgate.store.pg_sql import PgConn
-from smsgate.store.sqlite_batch import rounds
 
 _JOB_COLUMNS = "message_sid, account_sid, sender, segments, attempt, expires_at"
 
@@ -122,9 +121,23 @@ def apply_transitions(
     and bookkeeping), with the messages' columns written by one UPDATE from typed arrays.
     Each result is the message after its change, and the id of its callback's outbox row
     if that was inserted leased."""
-    results: list[shared.Applied | None] = [None] * len(items)
-    for round_ in rounds([t.message_sid for t in items]):
-        _apply_round(c, [items[i] for i in round_], round_, results)
+    _conflict_with_parking(c, [ref[0] for t in items for ref in shared._refs(t)])
+
+    def select(sids: list[str]) -> dict[str, rows.Row]:
+        # FOR UPDATE: a concurrent change of the same message waits, then sees this one's.
+        if not sids:
+            return {}
+        found = c.conn.execute(
+            f"SELECT {rows.MESSAGE_COLS} FROM messages WHERE sid = ANY(%s) FOR UPDATE", (sids,)
+        ).fetchall()
+        return {r[0]: r for r in found}
+
+    def update(values: list[tuple[Any, ...]]) -> None:
+        c.conn.execute(
+            _UPDATE_MESSAGES, tuple(list(column) for column in zip(*values, strict=True))
+        )
+
+    results = shared.run_transitions(c.as_sqlite(), items, select, update)
     return [None if r is None else (rows.message_from(r[0]), r[1]) for r in results]
 
 
@@ -156,41 +169,3 @@ _UPDATE_MESSAGES = (
     "AS v(sid, status, now, date_sent, code, text, price, unit, segments) "
     "WHERE m.sid = v.sid"
 )
-
-
-def _apply_round(
-    c: PgConn, changes: list[Transition], where: list[int], out: list[shared.Applied | None]
-) -> None:
-    lite = c.as_sqlite()
-    # FOR UPDATE: a concurrent change of the same message waits, then sees this one's status.
-    before = {
-        r[0]: r
-        for r in c.conn.execute(
-            f"SELECT {rows.MESSAGE_COLS} FROM messages WHERE sid = ANY(%s) FOR UPDATE",
-            ([t.message_sid for t in changes],),
-        ).fetchall()
-    }
-    applied = [
-        t
-        for t in changes
-        if (row := before.get(t.message_sid)) is not None and Status(row[5]) in t.allowed_from
-    ]
-    if not applied:
-        return
-    _conflict_with_parking(c, [ref[0] for t in applied for ref in shared._refs(t)])
-    c.conn.execute(
-        _UPDATE_MESSAGES,
-        (
-            [t.message_sid for t in applied],
-            [t.status.value for t in applied],
-            [t.now_us for t in applied],
-            [t.date_sent_us for t in applied],
-            [t.error_code for t in applied],
-            [t.error_message if t.error_code is not None else None for t in applied],
-            [t.price for t in applied],
-            [t.price_unit if t.price is not None else None for t in applied],
-            [t.num_segments for t in applied],
-        ),
-    )
-    leased = shared._record_round(lite, applied, before)
-    shared._settle(where, changes, applied, before, out, leased)

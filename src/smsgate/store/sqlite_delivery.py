@@ -7,6 +7,7 @@ writer, so each is atomic and serialised with every other write.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -180,19 +181,93 @@ def apply_transitions(c: sqlite3.Connection, items: list[Transition]) -> list[Me
 # A change's result: the message's row after it, and the id of its callback's outbox row
 # when that was inserted leased (Transition.lease).
 Applied = tuple[rows.Row, int | None]
+# Reads the rows of messages a batch has not changed yet (by SID); writes the messages'
+# columns once, after every round: one VALUES row per message (``merged_values``).
+SelectRows = Callable[[list[str]], dict[str, rows.Row]]
+UpdateRows = Callable[[list[tuple[Any, ...]]], None]
 
 
 def apply_transition_rows(c: sqlite3.Connection, items: list[Transition]) -> list[Applied | None]:
     """``apply_transitions`` with each message after its change as its row, and the id of
     a callback inserted leased: the store's writer runs this under the cross-process write
     lock and builds the Messages after it."""
+
+    def update(values: list[tuple[Any, ...]]) -> None:
+        for chunk in value_chunks(values, 9):
+            sql = rows.values_sql(_UPDATE_HEAD + _UPDATE_SETS, 9, len(chunk)) + _UPDATE_TAIL
+            c.execute(sql, [v for row in chunk for v in row])
+
+    return run_transitions(c, items, lambda sids: _select_messages(c, sids), update)
+
+
+def run_transitions(
+    c: sqlite3.Connection, items: list[Transition], select: SelectRows, update: UpdateRows
+) -> list[Applied | None]:
+    """Apply a batch's status changes in order, in rounds in which each message appears
+    once (a message's second change sees its first). Everything but the messages' own
+    columns is written round by round; those are written once at the end, one row per
+    message, because a message often changes twice in one batch (``sending`` queued
+    before the carrier was asked, ``sent`` right behind it), and each UPDATE moves the row
+    in several indexes. Later rounds see a message as the earlier ones left it, in
+    memory: nothing here reads the messages table after the first round that saw it."""
     results: list[Applied | None] = [None] * len(items)
+    current: dict[str, rows.Row] = {}
+    chains: dict[str, list[Transition]] = {}
     for round_ in rounds([t.message_sid for t in items]):
-        _apply_round(c, [items[i] for i in round_], round_, results)
+        changes = [items[i] for i in round_]
+        before = select([t.message_sid for t in changes if t.message_sid not in current])
+        before.update(
+            (t.message_sid, current[t.message_sid]) for t in changes if t.message_sid in current
+        )
+        applied = [
+            t
+            for t in changes
+            if (row := before.get(t.message_sid)) is not None and Status(row[5]) in t.allowed_from
+        ]
+        if not applied:
+            continue
+        leased = _record_round(c, applied, before)
+        for t in applied:
+            current[t.message_sid] = _changed_row(before[t.message_sid], t)
+            chains.setdefault(t.message_sid, []).append(t)
+        done = {id(t) for t in applied}
+        for i, t in zip(round_, changes, strict=True):
+            if id(t) in done:
+                results[i] = (current[t.message_sid], leased.get(t.message_sid))
+    if chains:
+        update([merged_values(chain) for chain in chains.values()])
     return results
 
 
-# One row of VALUES per change: sid, status, now, date_sent, code, text, price, unit, segments.
+def merged_values(chain: list[Transition]) -> tuple[Any, ...]:
+    """The UPDATE's VALUES row (sid, status, now, date_sent, code, text, price, unit,
+    segments) that leaves a message as ``chain``, applied in order, would: the last change
+    sets status and time, and each other column takes the last value a change gave it."""
+    date_sent = code = text = price = unit = segments = None
+    for t in chain:
+        if t.date_sent_us is not None:
+            date_sent = t.date_sent_us
+        if t.error_code is not None:
+            code, text = t.error_code, t.error_message
+        if t.price is not None:
+            price, unit = t.price, t.price_unit
+        if t.num_segments is not None:
+            segments = t.num_segments
+    last = chain[-1]
+    return (
+        last.message_sid,
+        last.status.value,
+        last.now_us,
+        date_sent,
+        code,
+        text,
+        price,
+        unit,
+        segments,
+    )
+
+
+# One row of VALUES per message: sid, status, now, date_sent, code, text, price, unit, segments.
 _UPDATE_HEAD = "UPDATE messages SET status = v.column2, date_updated = v.column3, "
 _UPDATE_SETS = (
     "date_sent = coalesce(v.column4, messages.date_sent), "
@@ -214,40 +289,6 @@ _INSERT_OUTBOX = (
     "INSERT INTO webhook_outbox (account_sid, message_sid, kind, url, method, params, "
     "fallback_url, fallback_method, state, attempt, ready_at, lease_owner, created_at) VALUES "
 )
-
-
-def _apply_round(
-    c: sqlite3.Connection, changes: list[Transition], where: list[int], out: list[Applied | None]
-) -> None:
-    before = _select_messages(c, [t.message_sid for t in changes])
-    applied = [
-        t
-        for t in changes
-        if (row := before.get(t.message_sid)) is not None and Status(row[5]) in t.allowed_from
-    ]
-    if not applied:
-        return
-    for chunk in value_chunks(
-        [
-            (
-                t.message_sid,
-                t.status.value,
-                t.now_us,
-                t.date_sent_us,
-                t.error_code,
-                t.error_message if t.error_code is not None else None,
-                t.price,
-                t.price_unit if t.price is not None else None,
-                t.num_segments,
-            )
-            for t in applied
-        ],
-        9,
-    ):
-        sql = rows.values_sql(_UPDATE_HEAD + _UPDATE_SETS, 9, len(chunk)) + _UPDATE_TAIL
-        c.execute(sql, [v for row in chunk for v in row])
-    leased = _record_round(c, applied, before)
-    _settle(where, changes, applied, before, out, leased)
 
 
 def _record_round(
@@ -303,22 +344,6 @@ def _insert_callbacks(c: sqlite3.Connection, owed: list[Transition]) -> dict[str
         values = [v for t in chunk for v in _outbox_values(t.callback, t.now_us, t.lease)]
         leased.update((sid, outbox_id) for outbox_id, sid in c.execute(sql, values).fetchall())
     return leased
-
-
-def _settle(
-    where: list[int],
-    changes: list[Transition],
-    applied: list[Transition],
-    before: dict[str, rows.Row],
-    out: list[Applied | None],
-    leased: dict[str, int],
-) -> None:
-    """The results of a round: each applied change's message after it, as its row, with
-    the id of its callback if that was inserted leased."""
-    done = {id(t) for t in applied}
-    for i, t in zip(where, changes, strict=True):
-        if id(t) in done:
-            out[i] = (_changed_row(before[t.message_sid], t), leased.get(t.message_sid))
 
 
 def _history_row(t: Transition) -> history.Row:
