@@ -143,18 +143,21 @@ def test_a_receipt_that_comes_while_its_submit_is_recorded_here_waits_instead_of
 
         # The same with the write of `sent` failing: the receipt is parked, as before.
         second = await w.sending()
-        real_apply = w.store.apply_transition_leased
+        real_queue = w.store.queue_transition
 
-        async def failing(change: Any) -> Any:
-            await asyncio.sleep(0)
-            raise StoreUnavailable("the database went away")
+        def failing(change: Any) -> Any:
+            async def written() -> Any:
+                await asyncio.sleep(0)
+                raise StoreUnavailable("the database went away")
 
-        w.store.apply_transition_leased = failing  # type: ignore[method-assign]
+            return written()
+
+        w.store.queue_transition = failing  # type: ignore[method-assign]
         recording = asyncio.create_task(
             w.delivery.submitted(second, SubmitResult("smpp:6f", receipt_timeout=60))
         )
         await asyncio.sleep(0)
-        w.store.apply_transition_leased = real_apply  # type: ignore[method-assign]
+        w.store.queue_transition = real_queue  # type: ignore[method-assign]
         await w.delivery.receipt(Receipt("smpp:111", "delivered", alternatives=("smpp:6f",)))
         with pytest.raises(StoreUnavailable):
             await recording

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -106,6 +107,19 @@ class PendingMedia:
     message: Message
 
 
+@dataclass(frozen=True, slots=True)
+class Started:
+    """A claimed message ready for its carrier. ``sending`` is its ``sending`` change when
+    this claim makes it: queued in the store, not necessarily written yet. The carrier is
+    asked meanwhile, and the outcome (``submitted``, ``submit_failed``) is queued behind it,
+    so a carrier that answers fast has both written in one batch, with one write of the
+    message's row instead of two."""
+
+    message: Message
+    sms: OutboundSms
+    sending: asyncio.Future[Message | None] | None = None
+
+
 class CallbackHandoff(Protocol):
     """This process's webhook sender (smsgate.webhooks.sender), as the delivery service
     sees it: a status callback may be inserted leased to it and handed over at once."""
@@ -181,10 +195,25 @@ class DeliveryService:
     async def start(
         self, job: DeliveryJob, message: Message | None = None
     ) -> tuple[Message, OutboundSms] | PendingMedia | None:
-        """Mark the message ``sending`` (or expire it); None when there is nothing to submit,
-        PendingMedia when its media must be stored first (``fetch_media``). ``message`` is
-        the job's message as read since the claim (``messages_of``); without it, it is
-        read here."""
+        """``begin``, and wait until ``sending`` is written: the message as ``sending`` and
+        what to submit. None when there is nothing to submit."""
+        started = await self.begin(job, message)
+        if not isinstance(started, Started):
+            return started
+        if started.sending is None:
+            return started.message, started.sms
+        changed = await started.sending
+        return None if changed is None else (changed, started.sms)
+
+    async def begin(
+        self, job: DeliveryJob, message: Message | None = None
+    ) -> Started | PendingMedia | None:
+        """Queue the message's ``sending`` change (or expire it); None when there is
+        nothing to submit, PendingMedia when its media must be stored first
+        (``fetch_media``). ``message`` is the job's message as read since the claim
+        (``messages_of``); without it, it is read here. The claim has counted the attempt,
+        so a process that stops before ``sending`` is written submits again only as the
+        next attempt, as when it stops before ``sent`` is."""
         if message is None or message.sid != job.message_sid:
             message = await self._store.get_message(job.account_sid, job.message_sid)
         if message is not None and message.status in UNASSIGNED:
@@ -199,13 +228,11 @@ class DeliveryService:
             return None
         if await self._needs_media(message):
             return PendingMedia(job, message)
+        sending = None
         if message.status is not Status.SENDING:
-            changed = await self._apply(
-                message, Status.SENDING, Transition(message.sid, READY, Status.SENDING, now)
-            )
-            if changed is None:
-                return None
-            message = changed
+            change = Transition(message.sid, READY, Status.SENDING, now)
+            sending = asyncio.ensure_future(await self._queue(message, Status.SENDING, change))
+            sending.add_done_callback(_retrieved)
         resume = None
         if message.num_segments > 1:
             resume = await self._store.get_submit_progress(message.sid)
@@ -220,7 +247,23 @@ class DeliveryService:
             attempt=job.attempt,
             resume=resume,
         )
-        return message, sms
+        return Started(message, sms, sending)
+
+    async def sending_done(self, started: Started) -> None:
+        """Wait for the ``sending`` change ``begin`` queued, once the outcome is queued
+        behind it; a message that had changed meanwhile (it was not written) is logged,
+        and then nothing queued behind it applied either."""
+        if started.sending is None:
+            return
+        try:
+            changed = await started.sending
+        except Exception:  # logged as it failed (_retrieved); the lease brings the job back
+            return
+        if changed is None:
+            logger.warning(
+                "message %s was submitted, but had changed before it was marked sending",
+                started.message.sid,
+            )
 
     async def _needs_media(self, message: Message) -> bool:
         return (
@@ -498,12 +541,25 @@ class DeliveryService:
         *,
         raw_done_date: str | None = None,
     ) -> Message | None:
+        return await (await self._queue(message, status, change, raw_done_date=raw_done_date))
+
+    async def _queue(
+        self,
+        message: Message,
+        status: Status,
+        change: Transition,
+        *,
+        raw_done_date: str | None = None,
+    ) -> Awaitable[Message | None]:
+        """Queue ``change`` with its callback in the store (Store.queue_transition: in
+        order with this process's later changes); the awaitable gives the message after
+        it, once it is written, and hands a callback inserted leased to the sender."""
         callback = await self._callback_for(message, status, change.error_code, raw_done_date)
         handoff = self._handoff
         lease = None
         if callback is not None and handoff is not None and handoff.has_room():
             lease = CallbackLease(handoff.owner, change.now_us + handoff.lease_us)
-        after, outbox_id = await self._store.apply_transition_leased(
+        written = self._store.queue_transition(
             Transition(
                 change.message_sid,
                 change.allowed_from,
@@ -525,9 +581,7 @@ class DeliveryService:
                 lease=lease,
             )
         )
-        if outbox_id is not None and callback is not None and handoff is not None:
-            handoff.take(ClaimedCallback(outbox_id, callback, 1))
-        return after
+        return _handed_over(written, callback, handoff)
 
     async def _callback_for(
         self, message: Message, status: Status, error_code: int | None, raw_done_date: str | None
@@ -537,3 +591,21 @@ class DeliveryService:
         return await status_callback(
             self._targets, message, status, error_code=error_code, raw_done_date=raw_done_date
         )
+
+
+async def _handed_over(
+    written: Awaitable[tuple[Message | None, int | None]],
+    callback: Callback | None,
+    handoff: CallbackHandoff | None,
+) -> Message | None:
+    after, outbox_id = await written
+    if outbox_id is not None and callback is not None and handoff is not None:
+        handoff.take(ClaimedCallback(outbox_id, callback, 1))
+    return after
+
+
+def _retrieved(task: asyncio.Future[Message | None]) -> None:
+    """A ``sending`` change is awaited by whoever records the outcome; when nobody does
+    (the worker stopped in between), its failure is logged here rather than lost."""
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        logger.warning("a sending change was not written: %s", exc)

@@ -8,6 +8,7 @@ the store so that a concurrent status change can never slip between the check an
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -231,6 +232,14 @@ class Store(Protocol):
     ) -> tuple[Message | None, int | None]:
         """``apply_transition``, and the outbox id of its callback when that was inserted
         leased to ``change.lease.owner`` (its message had no other callback waiting)."""
+        ...
+
+    def queue_transition(self, change: Transition) -> Awaitable[tuple[Message | None, int | None]]:
+        """``apply_transition_leased``, queued before this returns: it is applied after
+        every change this process queued before it and before every change it queues
+        later, whenever the caller awaits the result. So a change can be queued, the
+        carrier asked meanwhile, and the next change queued behind it; both often go in one
+        batch, which writes the message once."""
         ...
 
     async def find_carrier_ref(self, carrier_ids: tuple[str, ...]) -> CarrierRef | None:

@@ -37,7 +37,7 @@ import logging
 import random
 import select
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -305,12 +305,16 @@ class PostgresStore:
 
     async def _write_grouped(self, run_many: RunMany, item: Any) -> Any:
         """Queue ``item`` for ``run_many``, which runs once for every item queued meanwhile."""
+        return await self._queue_grouped(run_many, item)
+
+    def _queue_grouped(self, run_many: RunMany, item: Any) -> asyncio.Future[Any]:
+        """``_write_grouped``, queued before this returns (items run in the order queued)."""
         if self._lane is None:
             self._lane = asyncio.Lock()
         group = self._groups.get(run_many)
         if group is None:
             group = self._groups[run_many] = _Group(self, run_many)
-        return await group.submit(item)
+        return group.queue(item)
 
     async def _read_grouped(self, run_many: RunMany, item: Any) -> Any:
         """Queue ``item`` for the read ``run_many``, which runs once (one round trip per
@@ -598,10 +602,10 @@ class PostgresStore:
     async def apply_transition_leased(
         self, change: Transition
     ) -> tuple[Message | None, int | None]:
-        got: tuple[Message, int | None] | None = await self._write_grouped(
-            pgdelivery.apply_transitions, change
-        )
-        return (None, None) if got is None else got
+        return await self.queue_transition(change)
+
+    def queue_transition(self, change: Transition) -> Awaitable[tuple[Message | None, int | None]]:
+        return _applied(self._queue_grouped(pgdelivery.apply_transitions, change))
 
     async def find_carrier_ref(self, carrier_ids: tuple[str, ...]) -> CarrierRef | None:
         found: CarrierRef | None = await self._read_grouped(_find_carrier_refs, carrier_ids)
@@ -898,10 +902,14 @@ class _Group:
         self._task = asyncio.get_running_loop().create_task(self._loop())
 
     async def submit(self, item: Any) -> Any:
+        return await self.queue(item)
+
+    def queue(self, item: Any) -> asyncio.Future[Any]:
+        """Queue ``item`` now; the future gives its result."""
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending.append((item, fut))
         self._wake.set()
-        return await fut
+        return fut
 
     async def close(self) -> None:
         self._task.cancel()
@@ -1008,3 +1016,10 @@ def _sid_boundary(page: PageRequest) -> tuple[Any, ...] | None:
 
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def _applied(
+    written: asyncio.Future[tuple[Message, int | None] | None],
+) -> tuple[Message | None, int | None]:
+    got = await written
+    return (None, None) if got is None else got

@@ -31,7 +31,7 @@ import os
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -798,11 +798,12 @@ class SqliteStore:
     async def apply_transition_leased(
         self, change: Transition
     ) -> tuple[Message | None, int | None]:
-        # The writer returns the row; the Message is built here, after the write lock.
-        got: delivery.Applied | None = await self._write_grouped(
-            delivery.apply_transition_rows, change
-        )
-        return (None, None) if got is None else (rows.message_from(got[0]), got[1])
+        return await self.queue_transition(change)
+
+    def queue_transition(self, change: Transition) -> Awaitable[tuple[Message | None, int | None]]:
+        if self._writer is None:
+            raise StoreError("store is not open")
+        return _applied(self._writer.submit(_Grouped(delivery.apply_transition_rows, change)))
 
     async def find_carrier_ref(self, carrier_ids: tuple[str, ...]) -> CarrierRef | None:
         return self._read_now(lambda c: delivery.find_carrier_ref(c, carrier_ids))
@@ -1089,3 +1090,11 @@ def _sid_boundary(page: PageRequest) -> tuple[Any, ...] | None:
 
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def _applied(
+    written: asyncio.Future[delivery.Applied | None],
+) -> tuple[Message | None, int | None]:
+    # The writer returns the row; the Message is built here, after the write lock.
+    got = await written
+    return (None, None) if got is None else (rows.message_from(got[0]), got[1])

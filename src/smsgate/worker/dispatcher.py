@@ -23,7 +23,7 @@ from smsgate.connectors.base import (
 )
 from smsgate.domain.delivery import DeliveryJob
 from smsgate.domain.messages import Message
-from smsgate.services.delivery import DeliveryService, PendingMedia
+from smsgate.services.delivery import DeliveryService, PendingMedia, Started
 from smsgate.store.base import StoreUnavailable
 
 logger = logging.getLogger(__name__)
@@ -152,27 +152,35 @@ class Dispatcher:
 
     async def _deliver(self, job: DeliveryJob, message: Message | None) -> None:
         try:
-            started = await self._delivery.start(job, message)
+            started = await self._delivery.begin(job, message)
             if started is None:
                 return
             if isinstance(started, PendingMedia):
                 await self._fetch(started)
                 return
-            message, sms = started
             try:
-                async with asyncio.timeout(self._submit_timeout):
-                    result = await self._connector.submit(sms, self._recorder(sms.message_sid))
-            except TimeoutError:
-                error = TemporaryError(30008, "The carrier did not answer the submit in time")
-                await self._delivery.submit_failed(job, message, error)
-                return
-            except Exception as exc:
-                await self._delivery.submit_failed(job, message, exc)
-                return
-            await self._delivery.submitted(message, result)
+                await self._submit(job, started)
+            finally:
+                await self._delivery.sending_done(started)
         except Exception:
             # The lease expires and the job is claimed again; nothing is lost.
             logger.exception("delivering %s failed; it will be retried", job.message_sid)
+
+    async def _submit(self, job: DeliveryJob, started: Started) -> None:
+        """Ask the carrier while ``sending`` is being written, and queue the outcome behind
+        it (DeliveryService.begin)."""
+        message, sms = started.message, started.sms
+        try:
+            async with asyncio.timeout(self._submit_timeout):
+                result = await self._connector.submit(sms, self._recorder(sms.message_sid))
+        except TimeoutError:
+            error = TemporaryError(30008, "The carrier did not answer the submit in time")
+            await self._delivery.submit_failed(job, message, error)
+            return
+        except Exception as exc:
+            await self._delivery.submit_failed(job, message, exc)
+            return
+        await self._delivery.submitted(message, result)
 
     async def _fetch(self, pending: PendingMedia) -> None:
         if len(self._fetching) >= self._media_concurrency:
