@@ -542,10 +542,25 @@ _INSERT_ATTEMPTS = (
 
 
 def _finish_round(c: sqlite3.Connection, results: list[CallbackResult]) -> None:
+    # Each row leaves the outbox or is due again, and says whose message it was: the
+    # attempts log keeps the story (finished rows leave, so the outbox stays small).
     sids: dict[int, str] = {}
-    for keys in in_chunks([r.attempt.callback_id for r in results]):
-        sql = f"SELECT id, message_sid FROM webhook_outbox WHERE id IN ({in_list(len(keys))})"
+    done = [r.attempt.callback_id for r in results if r.retry_at_us is None]
+    for keys in in_chunks(done):
+        sql = (
+            f"DELETE FROM webhook_outbox WHERE id IN ({in_list(len(keys))}) "
+            "RETURNING id, message_sid"
+        )
         sids.update(c.execute(sql, keys).fetchall())
+    for r in results:
+        if r.retry_at_us is not None:
+            sids.update(
+                c.execute(
+                    "UPDATE webhook_outbox SET ready_at = ?, lease_owner = NULL WHERE id = ? "
+                    "RETURNING id, message_sid",
+                    (r.retry_at_us, r.attempt.callback_id),
+                ).fetchall()
+            )
     logged = [
         _attempt_values(sids.get(r.attempt.callback_id, ""), a)
         for r in results
@@ -553,18 +568,6 @@ def _finish_round(c: sqlite3.Connection, results: list[CallbackResult]) -> None:
         if a is not None
     ]
     insert_rows(c, _INSERT_ATTEMPTS, 9, logged)
-    done: list[int] = []
-    for r in results:
-        if r.retry_at_us is not None:
-            c.execute(
-                "UPDATE webhook_outbox SET ready_at = ?, lease_owner = NULL WHERE id = ?",
-                (r.retry_at_us, r.attempt.callback_id),
-            )
-        else:
-            # Finished, well or badly: the attempts log keeps the story, the outbox stays small.
-            done.append(r.attempt.callback_id)
-    for keys in in_chunks(done):
-        c.execute(f"DELETE FROM webhook_outbox WHERE id IN ({in_list(len(keys))})", keys)
 
 
 def _attempt_values(message_sid: str, a: CallbackAttempt) -> tuple[object, ...]:
