@@ -58,7 +58,8 @@ def build_store(settings: Settings, *, sole_api: bool = True) -> Store:
     """Pick the store backend the settings name. ``sole_api``: this process serves the API,
     the only writer of accounts, keys and numbers, so the SQLite store may cache them; a
     worker process must read them fresh (a number's StatusCallback may change under it).
-    PostgreSQL never caches them (other processes write them)."""
+    PostgreSQL never caches them (other processes write them). A worker process, which
+    serves no HTTP, runs its SQLite writes on its event loop (smsgate.store.sqlite)."""
     if settings.postgres_url is not None:
         postgres = _postgres()
         store: Store = postgres.PostgresStore(
@@ -75,7 +76,12 @@ def build_store(settings: Settings, *, sole_api: bool = True) -> Store:
             f"unsupported database URL {settings.database_url!r}: "
             "use sqlite:///PATH (or the data dir) or postgresql://…"
         )
-    return SqliteStore(path, media_dir=settings.data_dir / "media", cache_entities=sole_api)
+    return SqliteStore(
+        path,
+        media_dir=settings.data_dir / "media",
+        cache_entities=sole_api,
+        write_on_loop=not sole_api,
+    )
 
 
 def _postgres() -> Any:
