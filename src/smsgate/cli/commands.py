@@ -54,12 +54,12 @@ class CommandError(Exception):
     """A command cannot run as asked (printed without a traceback, exit status 2)."""
 
 
-def build_store(settings: Settings, *, sole_api: bool = True) -> Store:
+def build_store(settings: Settings, *, sole_api: bool = True, write_on_loop: bool = False) -> Store:
     """Pick the store backend the settings name. ``sole_api``: this process serves the API,
     the only writer of accounts, keys and numbers, so the SQLite store may cache them; a
     worker process must read them fresh (a number's StatusCallback may change under it).
-    PostgreSQL never caches them (other processes write them). A worker process, which
-    serves no HTTP, runs its SQLite writes on its event loop (smsgate.store.sqlite)."""
+    PostgreSQL never caches them (other processes write them). ``write_on_loop``: SQLite
+    writes run on the event loop's thread rather than a writer thread (_LoopWriter)."""
     if settings.postgres_url is not None:
         postgres = _postgres()
         store: Store = postgres.PostgresStore(
@@ -80,7 +80,7 @@ def build_store(settings: Settings, *, sole_api: bool = True) -> Store:
         path,
         media_dir=settings.data_dir / "media",
         cache_entities=sole_api,
-        write_on_loop=not sole_api,
+        write_on_loop=write_on_loop,
     )
 
 
@@ -313,7 +313,11 @@ async def _worker(settings: Settings, *, control_fd: int | None = None) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    store = build_store(settings, sole_api=False)
+    # A standalone worker, one of those beside `serve --no-worker`, writes on its loop: with
+    # several writing processes the write lock is what runs out first, and it is held half
+    # as long that way. serve's one worker child carries all of delivery alone; it keeps the
+    # writer thread, whose SQLite work runs beside its loop (docs/architecture.md).
+    store = build_store(settings, sole_api=False, write_on_loop=control_fd is None)
     await store.open()
     fetcher = build_fetcher(settings)
     try:
