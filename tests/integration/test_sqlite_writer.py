@@ -10,7 +10,6 @@ import asyncio
 import fcntl
 import os
 import sqlite3
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -159,17 +158,14 @@ def _lock_is_free(path: Path) -> bool:
     return True
 
 
-@pytest.mark.parametrize("on_loop", [False, True], ids=["thread", "loop"])
-def test_every_write_transaction_holds_the_cross_process_write_lock(
-    tmp_path: Path, on_loop: bool
-) -> None:
+def test_every_write_transaction_holds_the_cross_process_write_lock(tmp_path: Path) -> None:
     """Processes writing one file queue on ``flock`` instead of SQLite's sleeping busy
     handler: the lock is held while a transaction runs, and free between them."""
     db = tmp_path / "smsgate.db"
     lock = store.write_lock_path(db)
 
     async def run() -> tuple[bool, bool]:
-        s = store.SqliteStore(db, write_on_loop=on_loop)
+        s = store.SqliteStore(db)
         await s.open()
         try:
             inside: bool = await s._write(lambda c: _lock_is_free(lock))
@@ -224,118 +220,3 @@ def _wait_until(done: Any, timeout: float = 10.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         time.sleep(0.001)
-
-
-def test_the_loop_writer_runs_each_transaction_on_the_event_loop_thread(tmp_path: Path) -> None:
-    """A worker process writes on its event loop's own thread: no thread hand-off (and no
-    wait for the GIL) inside a transaction."""
-
-    async def run() -> tuple[int, list[int]]:
-        s = store.SqliteStore(tmp_path / "smsgate.db", write_on_loop=True)
-        await s.open()
-        try:
-            idents = await asyncio.gather(*(s._write(lambda c: _ident()) for _ in range(3)))
-            return _ident(), idents
-        finally:
-            await s.close()
-
-    loop_thread, writers = asyncio.run(run())
-    assert writers == [loop_thread] * 3
-
-
-def _ident() -> int:
-    return threading.get_ident()
-
-
-def test_the_loop_writer_waits_for_the_lock_off_the_loop_and_gathers_what_came(
-    tmp_path: Path,
-) -> None:
-    """While another process holds the write lock, the loop keeps running (the wait is on
-    a thread), and the writes queued meanwhile go into one transaction once it is free."""
-    db = tmp_path / "smsgate.db"
-    lock = store.write_lock_path(db)
-
-    async def run() -> tuple[int, list[int], int]:
-        s = store.SqliteStore(db, write_on_loop=True)
-        await s.open()
-        writer = s._writer
-        assert isinstance(writer, store._LoopWriter)
-        other = os.open(lock, os.O_RDWR)
-        try:
-            fcntl.flock(other, fcntl.LOCK_EX)  # another process writing
-            before = writer.batches
-            first = asyncio.ensure_future(s._write(lambda c: 1))
-            ticks = 0
-            while not writer._waiting_for_lock:  # the loop runs on while the writer waits
-                ticks += 1
-                await asyncio.sleep(0)
-            for _ in range(20):
-                ticks += 1
-                await asyncio.sleep(0)
-            assert not first.done()
-            rest = [asyncio.ensure_future(s._write(lambda c, i=i: i)) for i in range(2, 6)]
-            fcntl.flock(other, fcntl.LOCK_UN)
-            results = await asyncio.gather(first, *rest)
-            return writer.batches - before, results, ticks
-        finally:
-            os.close(other)
-            await s.close()
-
-    batches, results, ticks = asyncio.run(run())
-    assert results == [1, 2, 3, 4, 5]
-    assert batches == 1
-    assert ticks > 20
-
-
-def test_closing_the_loop_writer_finishes_what_was_queued(tmp_path: Path) -> None:
-    """``close`` commits every write submitted before it, rather than dropping them."""
-    db = tmp_path / "smsgate.db"
-
-    async def run() -> list[Any]:
-        s = store.SqliteStore(db, write_on_loop=True)
-        await s.open()
-        futures = [
-            asyncio.ensure_future(
-                s._write(
-                    lambda c, i=i: (
-                        c.execute(
-                            "INSERT INTO accounts VALUES (?, ?, 'test', 'token', 'active', 0, 0)",
-                            (f"AC{i:032d}", f"AC{i:032d}"),
-                        ).rowcount
-                    )
-                )
-            )
-            for i in range(5)
-        ]
-        await asyncio.sleep(0)
-        await s.close()
-        return [f.result() for f in futures]
-
-    assert asyncio.run(run()) == [1] * 5
-    with sqlite3.connect(db) as c:
-        assert c.execute("SELECT count(*) FROM accounts").fetchone()[0] == 5
-
-
-def test_a_failing_write_on_the_loop_writer_fails_alone(tmp_path: Path) -> None:
-    """The loop writer runs the same batches: one failing write fails only its caller."""
-
-    async def run() -> list[Any]:
-        s = store.SqliteStore(tmp_path / "smsgate.db", write_on_loop=True)
-        await s.open()
-        try:
-
-            def boom(c: sqlite3.Connection) -> int:
-                raise sqlite3.IntegrityError("UNIQUE constraint failed: accounts.sid")
-
-            return await asyncio.gather(
-                s._write(lambda c: 1),
-                s._write(boom),
-                s._write(lambda c: 3),
-                return_exceptions=True,
-            )
-        finally:
-            await s.close()
-
-    first, failed, third = asyncio.run(run())
-    assert (first, third) == (1, 3)
-    assert isinstance(failed, DuplicateKey)

@@ -54,12 +54,11 @@ class CommandError(Exception):
     """A command cannot run as asked (printed without a traceback, exit status 2)."""
 
 
-def build_store(settings: Settings, *, sole_api: bool = True, write_on_loop: bool = False) -> Store:
+def build_store(settings: Settings, *, sole_api: bool = True) -> Store:
     """Pick the store backend the settings name. ``sole_api``: this process serves the API,
     the only writer of accounts, keys and numbers, so the SQLite store may cache them; a
     worker process must read them fresh (a number's StatusCallback may change under it).
-    PostgreSQL never caches them (other processes write them). ``write_on_loop``: SQLite
-    writes run on the event loop's thread rather than a writer thread (_LoopWriter)."""
+    PostgreSQL never caches them (other processes write them)."""
     if settings.postgres_url is not None:
         postgres = _postgres()
         store: Store = postgres.PostgresStore(
@@ -76,12 +75,7 @@ def build_store(settings: Settings, *, sole_api: bool = True, write_on_loop: boo
             f"unsupported database URL {settings.database_url!r}: "
             "use sqlite:///PATH (or the data dir) or postgresql://…"
         )
-    return SqliteStore(
-        path,
-        media_dir=settings.data_dir / "media",
-        cache_entities=sole_api,
-        write_on_loop=write_on_loop,
-    )
+    return SqliteStore(path, media_dir=settings.data_dir / "media", cache_entities=sole_api)
 
 
 def _postgres() -> Any:
@@ -313,11 +307,7 @@ async def _worker(settings: Settings, *, control_fd: int | None = None) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    # A standalone worker, one of those beside `serve --no-worker`, writes on its loop: with
-    # several writing processes the write lock is what runs out first, and it is held half
-    # as long that way. serve's one worker child carries all of delivery alone; it keeps the
-    # writer thread, whose SQLite work runs beside its loop (docs/architecture.md).
-    store = build_store(settings, sole_api=False, write_on_loop=control_fd is None)
+    store = build_store(settings, sole_api=False)
     await store.open()
     fetcher = build_fetcher(settings)
     try:

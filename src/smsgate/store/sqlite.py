@@ -154,14 +154,8 @@ class _Writer(threading.Thread):
         self._queue.put((op, fut))
         return fut
 
-    async def open(self) -> None:
-        self.start()
-        await asyncio.to_thread(self.ready.wait)
-
-    async def close(self) -> None:
-        """Finish every write queued so far, then stop."""
+    def stop(self) -> None:
         self._queue.put(None)
-        await asyncio.to_thread(self.join)
 
     def run(self) -> None:
         conn = _connect(self._path, writer=True)
@@ -201,121 +195,6 @@ class _Writer(threading.Thread):
         self.batches += 1
         self.ops += len(batch)
         return _run_batch(conn, [op for op, _ in batch])
-
-
-class _LoopWriter:
-    """The single writer of a process that serves no HTTP (``smsgate worker``): the same
-    batched transactions as ``_Writer``, run on the event loop's own thread.
-
-    On a thread, the writer paid for every SQLite call twice: each call releases the GIL,
-    and taking it back from the worker's busy event loop took longer than the call itself.
-    Timed under the delivery benchmark, two thirds of the writer thread's time inside its
-    transactions went to that wait, while it held the write lock that the API process
-    waits for (docs/benchmarks.md, session 18). Here a transaction runs without a hand-off
-    and the lock is held about half as long per message. The loop stops while a
-    transaction runs (a few milliseconds); that is why an API process keeps the thread.
-
-    Only the wait for the cross-process lock leaves the loop: when another process holds
-    it, a thread waits for it while writes keep queueing, and they all join the transaction
-    that follows. After each commit the next batch starts ``GATHER_S`` later at the
-    earliest, so that writes have a moment to gather (on a thread they gathered while the
-    last batch committed; here nothing runs while it does).
-    """
-
-    GATHER_S = 0.002
-
-    def __init__(self, path: Path) -> None:
-        self._path = path
-        self._loop = asyncio.get_running_loop()
-        self._pending: list[_Task] = []
-        self._scheduled = False
-        self._waiting_for_lock = False
-        self._conn: sqlite3.Connection | None = None
-        self._lock = -1
-        self._last_commit = 0.0
-        self._drained = asyncio.Event()
-        self._drained.set()
-        self.batches = 0
-        self.ops = 0
-
-    async def open(self) -> None:
-        self._conn = _connect(self._path, writer=True)
-        self._lock = os.open(
-            write_lock_path(self._path), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600
-        )
-
-    def submit(self, op: Op | _Grouped) -> asyncio.Future[Any]:
-        fut: asyncio.Future[Any] = self._loop.create_future()
-        if self._conn is None:
-            fut.set_exception(StoreError("store is not open"))
-            return fut
-        self._pending.append((op, fut))
-        self._drained.clear()
-        self._schedule()
-        return fut
-
-    def _schedule(self) -> None:
-        if self._scheduled or self._waiting_for_lock or not self._pending:
-            return
-        self._scheduled = True
-        delay = self._last_commit + self.GATHER_S - self._loop.time()
-        if delay > 0:
-            self._loop.call_later(delay, self._run)
-        else:
-            self._loop.call_soon(self._run)
-
-    def _run(self) -> None:
-        self._scheduled = False
-        try:
-            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            # Another process is writing: wait for it off the loop.
-            self._waiting_for_lock = True
-            waited = self._loop.run_in_executor(None, fcntl.flock, self._lock, fcntl.LOCK_EX)
-            waited.add_done_callback(self._locked_after_wait)
-            return
-        self._locked()
-
-    def _locked_after_wait(self, waited: asyncio.Future[None]) -> None:
-        self._waiting_for_lock = False
-        failed = waited.exception()
-        if failed is not None:
-            self._fail_pending(StoreUnavailable(f"cannot take the write lock: {failed}"))
-            return
-        self._locked()
-
-    def _locked(self) -> None:
-        assert self._conn is not None
-        batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
-        try:
-            self.batches += 1
-            self.ops += len(batch)
-            results = _run_batch(self._conn, [op for op, _ in batch])
-        except Exception as exc:  # never leave a caller waiting
-            results = [StoreUnavailable(f"write failed: {exc}")] * len(batch)
-        finally:
-            fcntl.flock(self._lock, fcntl.LOCK_UN)
-            self._last_commit = self._loop.time()
-        _resolve_all(batch, results)
-        if self._pending:
-            self._schedule()
-        else:
-            self._drained.set()
-
-    def _fail_pending(self, exc: Exception) -> None:
-        batch, self._pending = self._pending, []
-        _resolve_all(batch, [exc] * len(batch))
-        self._drained.set()
-
-    async def close(self) -> None:
-        """Finish every write queued so far, then close."""
-        await self._drained.wait()
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-        if self._lock >= 0:
-            os.close(self._lock)
-            self._lock = -1
 
 
 def write_lock_path(db: Path) -> Path:
@@ -517,18 +396,14 @@ class SqliteStore:
         readers: int = 2,
         media_dir: Path | None = None,
         cache_entities: bool = True,
-        write_on_loop: bool = False,
     ) -> None:
         """``media_dir``: where media content lives (default: ``media`` beside the file).
         ``cache_entities``: cache accounts, keys and numbers (below); only for the process
-        that serves the API, which is the only one that changes them.
-        ``write_on_loop``: run write transactions on the event loop's thread (_LoopWriter),
-        for a process that serves no HTTP; else on a writer thread (_Writer)."""
+        that serves the API, which is the only one that changes them."""
         self.path = path
         self.blobs = BlobDir(media_dir if media_dir is not None else path.parent / "media")
         self._readers_n = readers
-        self._writer: _Writer | _LoopWriter | None = None
-        self._write_on_loop = write_on_loop
+        self._writer: _Writer | None = None
         self._checkpointer: _Checkpointer | None = None
         self._inline: sqlite3.Connection | None = None
         self._pool: ThreadPoolExecutor | None = None
@@ -549,8 +424,9 @@ class SqliteStore:
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         await asyncio.to_thread(upgrade, self.url)
-        self._writer = _LoopWriter(self.path) if self._write_on_loop else _Writer(self.path)
-        await self._writer.open()
+        self._writer = _Writer(self.path)
+        self._writer.start()
+        await asyncio.to_thread(self._writer.ready.wait)
         self._checkpointer = _Checkpointer(self.path)
         self._checkpointer.start()
         self._inline = _connect(self.path, writer=False)
@@ -573,7 +449,8 @@ class SqliteStore:
             await asyncio.to_thread(self._checkpointer.join)
             self._checkpointer = None
         if self._writer is not None:
-            await self._writer.close()
+            self._writer.stop()
+            await asyncio.to_thread(self._writer.join)
             self._writer = None
         if self._pool is not None:
             self._pool.shutdown(wait=True)
