@@ -16,8 +16,8 @@ def settle_gc() -> None:
     of the collector's sight; requests allocate a few hundred containers each that reference
     counting frees, so the young generation is collected after 10,000 instead of 700.
 
-    In the webhook child the same cut aiohttp's CPU per request by about a quarter (from
-    ~100 to ~76 µs a request against bench/callback_sink.py on one loopback connection pool).
+    In the webhook child the same cut the HTTP client's CPU per request by about a quarter
+    (aiohttp then, from ~100 to ~76 µs a request against bench/callback_sink.py).
     """
     gc.collect()
     gc.freeze()

@@ -4,6 +4,7 @@ receiver: answers, failures by kind, and a child that dies."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -15,7 +16,7 @@ import pytest
 from smsgate.domain.inbound import WebhookResponse
 from smsgate.webhooks import child
 from smsgate.webhooks.child import ChildClient
-from smsgate.webhooks.http import Failure
+from smsgate.webhooks.http import Failure, InProcessClient
 from tests.fakes.receiver import Receiver, start_receiver
 
 
@@ -139,3 +140,58 @@ def test_a_child_that_stops_answering_fails_its_requests_in_bounded_time(
             await client.close()
 
     asyncio.run(scenario())
+
+
+def test_a_connect_that_times_out_is_ct_and_a_silent_answer_is_rt(hooks: Receiver) -> None:
+    """Twilio's retry policy tells a connect failure (``ct``) from a server that accepted and
+    said nothing in time (``rt``): a connect that times out is ``ct`` like a refused one."""
+    full = socket.socket()
+    full.bind(("127.0.0.1", 0))
+    full.listen(0)  # never accepts: once its backlog is full, a connect waits for nothing
+    waiting = []
+    for _ in range(4):
+        c = socket.socket()
+        c.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            c.connect(full.getsockname())
+        waiting.append(c)
+    hooks.slow_seconds = 5
+
+    async def scenario() -> tuple[Failure, Failure]:
+        client = InProcessClient(8, "test-agent")
+        await client.start()
+        try:
+            with pytest.raises(Failure) as unconnected:
+                await client.request(
+                    "POST",
+                    f"http://127.0.0.1:{full.getsockname()[1]}/x",
+                    (("a", "b"),),
+                    {},
+                    connect_s=0.3,
+                    read_s=15,
+                    total_s=10,
+                    limit=100,
+                )
+            with pytest.raises(Failure) as silent:
+                await client.request(
+                    "POST",
+                    hooks.url("/slow"),
+                    (("a", "b"),),
+                    {},
+                    connect_s=0.3,
+                    read_s=0.3,
+                    total_s=10,
+                    limit=100,
+                )
+            return unconnected.value, silent.value
+        finally:
+            await client.close()
+
+    try:
+        unconnected, silent = asyncio.run(scenario())
+    finally:
+        for c in waiting:
+            c.close()
+        full.close()
+    assert unconnected.kind == "ct", unconnected.text
+    assert silent.kind == "rt", silent.text

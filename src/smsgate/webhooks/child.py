@@ -1,10 +1,10 @@
 """Webhook requests in a child process, so that their CPU is not the server's.
 
-At thousands of callbacks a second the HTTP client (aiohttp, its parser, timers and socket
+At thousands of callbacks a second the HTTP client (its parser, timers and socket
 calls) cost the server's event loop about as much as everything else the pipeline does,
 and one Python process runs Python on one core at a time. ``ChildClient`` hands each
 request to a child process (``python -m smsgate.webhooks.child FD``) over a Unix socket and
-awaits its answer; the child runs the requests with aiohttp (smsgate.webhooks.http) on its
+awaits its answer; the child runs the requests with pyreqwest (smsgate.webhooks.http) on its
 own event loop. Nothing durable lives in the child: the outbox row stays leased in the
 store until the server records the attempt, so a child that dies costs one failed attempt
 of each request it held (retried as the URL's policy says), and a new child is started

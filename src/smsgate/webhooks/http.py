@@ -1,28 +1,38 @@
-"""Webhook requests over aiohttp: bounded in time and size, failures sorted by kind.
+"""Webhook requests over pyreqwest: bounded in time and size, failures sorted by kind.
 
-The webhook sender makes thousands of requests a second to a few receivers. aiohttp's
-keep-alive pool and C parser cost about 0.1 ms of CPU a request here; httpx's pool checked
-every pooled connection on every request and cost 2 ms (docs/decisions.md).
+The webhook sender makes thousands of requests a second to a few receivers. pyreqwest
+(Rust's reqwest and hyper, with a Python API) keeps the connection pool, the HTTP/1.1
+framing and the timers in Rust, on a runtime thread: about 110 µs of CPU a callback in
+the webhook child against aiohttp's 175, and with it the callbacks keep up with the
+deliveries (docs/benchmarks.md, session 18; docs/decisions.md).
 
-Two clients: ``InProcessClient`` runs aiohttp on the caller's event loop; ``ChildClient``
-(smsgate.webhooks.child) runs it in a child process, so that the requests' CPU is not
+Two clients: ``InProcessClient`` runs the requests on the caller's event loop; ``ChildClient``
+(smsgate.webhooks.child) runs them in a child process, so that the requests' CPU is not
 taken from the server's event loop and its one interpreter lock.
 """
 
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from datetime import timedelta
 from typing import Protocol
 from urllib.parse import quote_plus
 
-import aiohttp
-from yarl import URL
+from pyreqwest.client import Client, ClientBuilder
+from pyreqwest.exceptions import (
+    DetailedPyreqwestError,
+    PyreqwestError,
+    RedirectError,
+    RequestTimeoutError,
+)
+from pyreqwest.response import Response
 
 from smsgate.domain.inbound import WebhookResponse
 
 FORM = "application/x-www-form-urlencoded"
-READ_CHUNK = 65536
+MAX_REDIRECTS = 5
+# In reqwest's chain of causes, what says the connection was never made (see _connecting).
+CONNECT_CAUSE = "client error (Connect)"
 
 
 class Failure(Exception):
@@ -59,12 +69,12 @@ class HttpClient(Protocol):
 
 
 class InProcessClient:
-    """aiohttp on the running event loop."""
+    """pyreqwest on the running event loop (its I/O on pyreqwest's runtime thread)."""
 
     def __init__(self, concurrency: int, user_agent: str) -> None:
         self._concurrency = concurrency
         self._user_agent = user_agent
-        self._http: aiohttp.ClientSession | None = None
+        self._http: Session | None = None
 
     async def start(self) -> None:
         self._http = session(self._concurrency, self._user_agent)
@@ -101,7 +111,7 @@ class InProcessClient:
 
 
 async def bounded(
-    http: aiohttp.ClientSession,
+    http: Session,
     method: str,
     url: str,
     params: tuple[tuple[str, str], ...],
@@ -126,14 +136,56 @@ async def bounded(
     )
 
 
-def session(concurrency: int, user_agent: str) -> aiohttp.ClientSession:
-    """A client for webhooks: at most ``concurrency`` connections, cookies never kept."""
-    return aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=concurrency, limit_per_host=0),
-        headers={"User-Agent": user_agent},
-        cookie_jar=aiohttp.DummyCookieJar(),
-        auto_decompress=True,
-    )
+class Session:
+    """The webhook clients of one process: at most ``concurrency`` requests in flight per
+    client, cookies never kept, no proxy from the environment, no ``Referer`` on redirects.
+
+    reqwest sets connect and read timeouts on a client, not on a request, and webhooks ask
+    for a few settings (Twilio's ``#ct=``/``#rt=`` fragment): one client, and its pool, per
+    pair in use."""
+
+    def __init__(self, concurrency: int, user_agent: str) -> None:
+        self._concurrency = concurrency
+        self._user_agent = user_agent
+        self._clients: dict[tuple[float, float], Client] = {}
+
+    def client(self, connect_s: float, read_s: float) -> Client:
+        key = (connect_s, read_s)
+        found = self._clients.get(key)
+        if found is None:
+            found = (
+                ClientBuilder()
+                .max_connections(self._concurrency)
+                .user_agent(self._user_agent)
+                .connect_timeout(timedelta(seconds=connect_s))
+                .read_timeout(timedelta(seconds=read_s))
+                .follow_redirects(True)
+                .max_redirects(MAX_REDIRECTS)
+                .referer(False)
+                .default_cookie_store(False)
+                .no_proxy()
+                .http1_only()
+                .build()
+            )
+            self._clients[key] = found
+        return found
+
+    async def close(self) -> None:
+        clients = list(self._clients.values())
+        self._clients.clear()
+        for c in clients:
+            await c.close()
+
+    async def __aenter__(self) -> Session:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+def session(concurrency: int, user_agent: str) -> Session:
+    """The clients for webhooks (see Session)."""
+    return Session(concurrency, user_agent)
 
 
 def form_url(url: str, params: tuple[tuple[str, str], ...]) -> str:
@@ -161,7 +213,7 @@ def _quoted(text: str) -> str:
 
 
 async def request(
-    http: aiohttp.ClientSession,
+    http: Session,
     method: str,
     url: str,
     params: tuple[tuple[str, str], ...],
@@ -170,59 +222,62 @@ async def request(
     connect_s: float,
     read_s: float,
     limit: int,
-    max_redirects: int = 5,
     total_s: float | None = None,
 ) -> WebhookResponse:
     """Send one webhook: a form POST of ``params`` to ``url``, or a GET of ``url`` as it is
-    (``form_url`` has put the parameters in it). Follows at most ``max_redirects``
+    (``form_url`` has put the parameters in it). Follows at most ``MAX_REDIRECTS``
     redirects, reads at most ``limit`` bytes of the answer; raises Failure when there is no
     answer. ``total_s`` bounds the whole request, body included (an ``rt`` failure)."""
-    body: bytes | None = None
-    if method.upper() != "GET":
+    client = http.client(connect_s, read_s)
+    if method.upper() == "GET":
+        builder = client.get(url).headers(headers)
+    else:
         body = form_encode(params).encode()
-        headers = {**headers, "Content-Type": FORM}
+        builder = client.post(url).headers({**headers, "Content-Type": FORM}).body_bytes(body)
+    if total_s is not None:
+        builder = builder.timeout(_seconds(total_s))
     try:
-        async with http.request(
-            "GET" if body is None else "POST",
-            _url(url),
-            data=body,
-            headers=headers,
-            timeout=_timeout(connect_s, read_s, total_s),
-            allow_redirects=True,
-            # aiohttp gives up when it receives redirect number ``max_redirects``; httpx
-            # and Twilio's own count follow that many first.
-            max_redirects=max_redirects + 1,
-        ) as response:
+        async with builder.build_streamed() as response:
             content, truncated = await _read_bounded(response, limit)
             return WebhookResponse(
-                response.status, response.headers.get("Content-Type"), content, truncated
+                response.status, response.get_header("content-type"), content, truncated
             )
-    except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
-        raise Failure("ct", f"connect: {exc!r}") from exc
-    except (aiohttp.SocketTimeoutError, TimeoutError) as exc:
-        raise Failure("rt", f"timeout: {exc!r}") from exc
-    except aiohttp.TooManyRedirects as exc:
-        raise Failure("all", f"redirects: {exc}") from exc
-    except (aiohttp.ClientError, ValueError) as exc:
+    except RedirectError as exc:
+        raise Failure("all", f"redirects: {_causes(exc)}") from exc
+    except DetailedPyreqwestError as exc:
+        if _connecting(exc):
+            raise Failure("ct", f"connect: {_causes(exc)}") from exc
+        if isinstance(exc, RequestTimeoutError):
+            raise Failure("rt", f"timeout: {_causes(exc)}") from exc
+        raise Failure("all", f"{type(exc).__name__}: {_causes(exc)}") from exc
+    except (PyreqwestError, ValueError) as exc:
         raise Failure("all", f"{type(exc).__name__}: {exc}") from exc
 
 
-# Webhooks go to a few URLs with a few timeout settings: parse and build each once.
-@lru_cache(maxsize=1024)
-def _url(url: str) -> URL:
-    return URL(url)
+def _causes(exc: DetailedPyreqwestError) -> str:
+    causes = (exc.details or {}).get("causes") or []
+    return ": ".join(c["message"] for c in causes) or exc.message
 
 
-@lru_cache(maxsize=64)
-def _timeout(connect_s: float, read_s: float, total_s: float | None) -> aiohttp.ClientTimeout:
-    return aiohttp.ClientTimeout(total=total_s, sock_connect=connect_s, sock_read=read_s)
+def _connecting(exc: DetailedPyreqwestError) -> bool:
+    """Whether the request failed before it had a connection (Twilio's ``ct``). pyreqwest
+    calls every timeout before the answer's head a ConnectTimeoutError, a server that
+    accepted and then kept silent included; reqwest's chain of causes says which it was:
+    a failed or timed-out connect has hyper's ``client error (Connect)`` in it."""
+    causes = (exc.details or {}).get("causes") or []
+    return any(c["message"] == CONNECT_CAUSE for c in causes)
 
 
-async def _read_bounded(response: aiohttp.ClientResponse, limit: int) -> tuple[bytes, bool]:
+def _seconds(value: float) -> timedelta:
+    return timedelta(seconds=value)
+
+
+async def _read_bounded(response: Response, limit: int) -> tuple[bytes, bool]:
     """At most ``limit`` bytes of the body, and whether there was more."""
     body = bytearray()
-    async for chunk in response.content.iter_chunked(READ_CHUNK):
-        body += chunk
+    reader = response.body_reader
+    while (chunk := await reader.read_chunk()) is not None:
+        body += bytes(chunk)
         if len(body) > limit:
             return bytes(body[:limit]), True
     return bytes(body), False
