@@ -193,9 +193,16 @@ def apply_transition_rows(c: sqlite3.Connection, items: list[Transition]) -> lis
     lock and builds the Messages after it."""
 
     def update(values: list[tuple[Any, ...]]) -> None:
-        for chunk in value_chunks(values, 9):
-            sql = rows.values_sql(_UPDATE_HEAD + _UPDATE_SETS, 9, len(chunk)) + _UPDATE_TAIL
-            c.execute(sql, [v for row in chunk for v in row])
+        # Only a change that sets date_sent moves the message in the list indexes; the
+        # others are written by a statement that does not name date_sent and list_key
+        # (see _UPDATE_SETS_UNSENT).
+        for sets, group in (
+            (_UPDATE_SETS, [v for v in values if v[3] is not None]),
+            (_UPDATE_SETS_UNSENT, [v for v in values if v[3] is None]),
+        ):
+            for chunk in value_chunks(group, 9):
+                sql = rows.values_sql(_UPDATE_HEAD + sets, 9, len(chunk)) + _UPDATE_TAIL
+                c.execute(sql, [v for row in chunk for v in row])
 
     return run_transitions(c, items, lambda sids: _select_messages(c, sids), update)
 
@@ -269,9 +276,12 @@ def merged_values(chain: list[Transition]) -> tuple[Any, ...]:
 
 # One row of VALUES per message: sid, status, now, date_sent, code, text, price, unit, segments.
 _UPDATE_HEAD = "UPDATE messages SET status = v.column2, date_updated = v.column3, "
-_UPDATE_SETS = (
-    "date_sent = coalesce(v.column4, messages.date_sent), "
-    "list_key = coalesce(v.column4, messages.list_key), "
+# The columns besides status and time, for messages whose date_sent (column4) is unchanged.
+# SQLite rewrites the entries of every index on a column the SET clause names, whatever the
+# row's new value: naming list_key (coalesced to itself) moved each message in its four list
+# indexes, two of them at random pages (To, To + From), on every change of status. Leaving
+# it out made that UPDATE about 5 times cheaper per row (measured on a copy of the schema).
+_UPDATE_SETS_UNSENT = (
     "error_code = CASE WHEN v.column5 IS NULL THEN messages.error_code ELSE v.column5 END, "
     "error_message = CASE WHEN v.column5 IS NULL THEN messages.error_message "
     "ELSE v.column6 END, "
@@ -279,6 +289,11 @@ _UPDATE_SETS = (
     "price_unit = CASE WHEN v.column7 IS NULL THEN messages.price_unit ELSE v.column8 END, "
     "num_segments = coalesce(v.column9, messages.num_segments) "
     "FROM (VALUES "
+)
+# ... and for messages a change gives a date_sent, which is also where they sort in lists.
+_UPDATE_SETS = (
+    "date_sent = coalesce(v.column4, messages.date_sent), "
+    "list_key = coalesce(v.column4, messages.list_key), " + _UPDATE_SETS_UNSENT
 )
 _UPDATE_TAIL = ") AS v WHERE messages.sid = v.column1"
 _INSERT_REFS = (
