@@ -29,6 +29,11 @@
     fetch(live.dataset.fragment, { credentials: "same-origin", headers: { "Accept": "text/html" } })
       .then(function (r) { if (!r.ok) throw new Error(r.status); return r.text(); })
       .then(function (html) {
+        // Leave the region alone when nothing in it changed: replacing it anyway would
+        // drop a click that lands while it is swapped, and the reader's text selection.
+        var next = document.createElement("template");
+        next.innerHTML = html;
+        if (next.innerHTML === live.innerHTML) return;
         var active = document.activeElement && live.contains(document.activeElement);
         live.innerHTML = html;
         if (active) live.focus && live.focus();
