@@ -58,7 +58,7 @@ def run(store_home: StoreHome, scenario: Callable[[World, Sender], Awaitable[Non
     asyncio.run(main())
 
 
-def test_a_messages_first_waiting_callback_is_handed_over_and_the_rest_keep_their_order(
+def test_callbacks_are_handed_over_behind_the_senders_own_and_claimed_behind_anyone_elses(
     store_home: StoreHome,
 ) -> None:
     async def scenario(w: World, sender: Sender) -> None:
@@ -70,25 +70,91 @@ def test_a_messages_first_waiting_callback_is_handed_over_and_the_rest_keep_thei
         assert (first.attempt, first.callback.url) == (1, HOOK)
         assert await claim(store, clock) == []  # leased: no claim takes it
 
-        # `sent` while `sending` is still out: it waits in the outbox, behind it
+        # `sent` while `sending` is still out with this sender: handed to it too, behind it
+        # (the sender sends it once `sending` is recorded); no claim takes either
         await delivery.submitted(message, SubmitResult("sim:1", receipt_timeout=60))
-        assert len(sender.taken) == 1
+        assert statuses(sender.taken) == ["sending", "sent"]
+        second = sender.taken[1]
+        assert second.attempt == 1
         assert await claim(store, clock) == []
         await finish(store, clock, first)
-        (second,) = await claim(store, clock)
-        assert (statuses([second]), second.attempt) == (["sent"], 1)
         await finish(store, clock, second)
 
         # `delivered` with nothing waiting: handed over again
         await delivery.receipt(Receipt("sim:1", "delivered"))
-        assert statuses(sender.taken) == ["sending", "delivered"]
+        assert statuses(sender.taken) == ["sending", "sent", "delivered"]
         assert await claim(store, clock) == []
 
         # a sender that dies with it: the lease runs out and a claim takes it, as attempt 2
         clock.advance(LEASE_US / 1_000_000 + 1)
         (again,) = await claim(store, clock)
-        assert (again.id, again.attempt) == (sender.taken[1].id, 2)
+        assert (again.id, again.attempt) == (sender.taken[2].id, 2)
         assert statuses([again]) == ["delivered"]
+
+    run(store_home, scenario)
+
+
+def test_a_callback_behind_one_that_is_not_the_senders_waits_in_the_outbox(
+    store_home: StoreHome,
+) -> None:
+    async def scenario(w: World, sender: Sender) -> None:
+        store, clock, delivery = w.store, w.clock, w.delivery
+        sender.room = False
+        message = await w.sending(status_callback=HOOK)
+        sender.room = True
+        # `sending` waits unleased; another process's sender claims it
+        (first,) = await claim(store, clock)
+        assert statuses([first]) == ["sending"]
+        # `sent` behind a callback leased to someone else: not handed over, and claimed
+        # only once that one is finished
+        await delivery.submitted(message, SubmitResult("sim:1", receipt_timeout=60))
+        assert sender.taken == []
+        assert await claim(store, clock) == []
+        await finish(store, clock, first)
+        (second,) = await claim(store, clock)
+        assert (statuses([second]), second.attempt) == (["sent"], 1)
+
+    run(store_home, scenario)
+
+
+def test_a_callback_behind_the_senders_own_expired_lease_waits_in_the_outbox(
+    store_home: StoreHome,
+) -> None:
+    async def scenario(w: World, sender: Sender) -> None:
+        store, clock, delivery = w.store, w.clock, w.delivery
+        message = await w.sending(status_callback=HOOK)
+        (first,) = sender.taken
+        clock.advance(LEASE_US / 1_000_000 + 1)  # the sender's lease on `sending` ran out
+        await delivery.submitted(message, SubmitResult("sim:1", receipt_timeout=60))
+        assert statuses(sender.taken) == ["sending"]
+        (again,) = await claim(store, clock)
+        assert (again.id, again.attempt) == (first.id, 2)
+
+    run(store_home, scenario)
+
+
+def test_released_callbacks_are_claimed_in_order_with_their_attempt_uncounted(
+    store_home: StoreHome,
+) -> None:
+    async def scenario(w: World, sender: Sender) -> None:
+        store, clock, delivery = w.store, w.clock, w.delivery
+        message = await w.sending(status_callback=HOOK)
+        await delivery.submitted(message, SubmitResult("sim:1", receipt_timeout=60))
+        first, second = sender.taken
+        # `sending` is due again later; the sender gives `sent` back
+        now = to_us(clock.now())
+        attempt = CallbackAttempt(first.id, 1, HOOK, now, 1, 500, None, "")
+        await store.finish_callback(CallbackResult(attempt, False, now + 1_000_000))
+        await store.release_callbacks([second.id], "someone-else", now)  # not theirs
+        assert await claim(store, clock) == []
+        await store.release_callbacks([second.id], Sender.owner, now)
+        assert await claim(store, clock) == []  # `sending` first, and it is not due yet
+        clock.advance(1)
+        (retried,) = await claim(store, clock)
+        assert (retried.id, retried.attempt) == (first.id, 2)
+        await finish(store, clock, retried)
+        (released,) = await claim(store, clock)
+        assert (released.id, released.attempt, statuses([released])) == (second.id, 1, ["sent"])
 
     run(store_home, scenario)
 

@@ -412,6 +412,13 @@ class Store(Protocol):
         """Log an attempt and mark the callback done, failed, or due again at a later time."""
         ...
 
+    async def release_callbacks(self, ids: list[int], owner: str, now_us: int) -> None:
+        """Give back callbacks leased to ``owner`` that it will not send after all (they
+        waited in its memory behind an earlier callback of their message that is now due
+        again later, or it stopped): due at ``now_us``, unleased, and their attempt not
+        counted. A claim then hands them out in order, behind that earlier callback."""
+        ...
+
     async def callback_attempts(self, message_sid: str) -> list[CallbackAttempt]: ...
 
     async def status_history(self, message_sid: str) -> list[StatusChange]:

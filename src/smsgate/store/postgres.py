@@ -782,6 +782,9 @@ class PostgresStore:
     async def finish_callback(self, result: CallbackResult) -> None:
         await self._write_grouped(_finish_callbacks, result)
 
+    async def release_callbacks(self, ids: list[int], owner: str, now_us: int) -> None:
+        await self._write(lambda c: delivery.release_callbacks(c.as_sqlite(), ids, owner, now_us))
+
     async def callback_attempts(self, message_sid: str) -> list[CallbackAttempt]:
         return await self._read(lambda c: delivery.callback_attempts(c.as_sqlite(), message_sid))
 

@@ -979,6 +979,9 @@ class SqliteStore:
     async def finish_callback(self, result: CallbackResult) -> None:
         await self._write_grouped(delivery.finish_callbacks, result)
 
+    async def release_callbacks(self, ids: list[int], owner: str, now_us: int) -> None:
+        await self._write(lambda c: delivery.release_callbacks(c, ids, owner, now_us))
+
     async def callback_attempts(self, message_sid: str) -> list[CallbackAttempt]:
         return await self._scan(lambda c: delivery.callback_attempts(c, message_sid))
 

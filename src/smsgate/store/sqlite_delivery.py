@@ -341,16 +341,25 @@ def _record_round(
 
 def _insert_callbacks(c: sqlite3.Connection, owed: list[Transition]) -> dict[str, int]:
     """Insert the callbacks of a round's changes (one per message). A callback asked to be
-    leased is, if no earlier callback of its message is still in the outbox: it is then the
-    one the claim would hand out first anyway, so sending it at once keeps the order. Its
-    id is returned by message; the rest wait to be claimed."""
-    leasing = [t.message_sid for t in owed if t.lease is not None]
-    waiting: set[str] = set()
-    for keys in in_chunks(leasing):
-        sql = f"SELECT message_sid FROM webhook_outbox WHERE message_sid IN ({in_list(len(keys))})"
-        waiting.update(r[0] for r in c.execute(sql, keys))
-    now = [t for t in owed if t.lease is not None and t.message_sid not in waiting]
-    later = [t for t in owed if t.lease is None or t.message_sid in waiting]
+    leased is, if every earlier callback of its message still in the outbox is leased to
+    the same owner and its lease has not run out: with none, it is the one a claim would
+    hand out first anyway; behind that owner's own, the owner sends it after them, in
+    order (the webhook sender's ``take``). Its id is returned by message; the rest wait
+    to be claimed."""
+    leasing = {t.message_sid: t for t in owed if t.lease is not None}
+    blocked: set[str] = set()
+    for keys in in_chunks(list(leasing)):
+        sql = (
+            "SELECT message_sid, lease_owner, ready_at FROM webhook_outbox "
+            f"WHERE message_sid IN ({in_list(len(keys))})"
+        )
+        for sid, owner, until in c.execute(sql, keys):
+            t = leasing[sid]
+            assert t.lease is not None
+            if owner != t.lease.owner or until <= t.now_us:
+                blocked.add(sid)
+    now = [t for t in leasing.values() if t.message_sid not in blocked]
+    later = [t for t in owed if t.lease is None or t.message_sid in blocked]
     insert_rows(c, _INSERT_OUTBOX, 13, [_outbox_values(t.callback, t.now_us) for t in later])
     leased: dict[str, int] = {}
     for start in range(0, len(now), ROWS_PER_STATEMENT):
@@ -536,6 +545,17 @@ def claimed_callbacks(found: list[rows.Row]) -> list[ClaimedCallback]:
         )
         for r in found
     ]
+
+
+def release_callbacks(c: sqlite3.Connection, ids: list[int], owner: str, now_us: int) -> None:
+    """Give back callbacks ``owner`` holds but will not send (see Store.release_callbacks):
+    due now, unleased, their attempt not counted."""
+    for keys in in_chunks(ids):
+        c.execute(
+            "UPDATE webhook_outbox SET ready_at = ?, lease_owner = NULL, attempt = attempt - 1 "
+            f"WHERE id IN ({in_list(len(keys))}) AND lease_owner = ?",
+            (now_us, *keys, owner),
+        )
 
 
 def finish_callback(c: sqlite3.Connection, result: CallbackResult) -> None:

@@ -87,6 +87,12 @@ class WebhookSender:
         self._requesting = 0  # callbacks claimed whose requests are not over yet
         self._wake = asyncio.Event()
         self.owner = f"webhooks-{secrets.token_hex(4)}"
+        # Messages with a callback going out here, and the callbacks of each that were
+        # handed over behind it (take), with when (loop time): sent one after the other.
+        self._chains: dict[str, list[tuple[ClaimedCallback, float]]] = {}
+        # Messages whose callback went back to the outbox to be retried later, until when
+        # (loop time): one handed over behind it meanwhile goes back too (see take).
+        self._held_back: dict[str, float] = {}
         self._accounts: TtlCache[str, Account] = TtlCache(clock, TOKEN_TTL_US)
 
     def wake(self) -> None:
@@ -103,14 +109,25 @@ class WebhookSender:
         return self._running is not None and self._requesting < self._concurrency
 
     def take(self, claimed: ClaimedCallback) -> None:
-        """Send a callback that the store leased to ``owner`` as it inserted it (no earlier
-        callback of its message was waiting), as if this sender had claimed it. Stopped,
-        it leaves it: the lease runs out and a claim takes it."""
+        """Send a callback that the store leased to ``owner`` as it inserted it, as if this
+        sender had claimed it: at once when no earlier callback of its message was waiting,
+        else after the earlier ones, which are this sender's own. Stopped, it leaves it: the
+        lease runs out and a claim takes it."""
         if self._running is None:
             return
-        self._start(self._running, claimed)
+        sid = claimed.callback.message_sid
+        loop = asyncio.get_running_loop()
+        chain = self._chains.get(sid)
+        if chain is not None:
+            chain.append((claimed, loop.time()))
+        elif self._held_back.get(sid, 0.0) > loop.time():
+            # Leased behind a callback that has since gone back to be retried later.
+            self._release([claimed])
+        else:
+            self._start(self._running, claimed)
 
     def _start(self, http: webhook_http.HttpClient, item: ClaimedCallback) -> None:
+        self._chains.setdefault(item.callback.message_sid, [])
         self._requesting += 1
         task = asyncio.create_task(self._send(http, item))
         self._in_flight.add(task)
@@ -143,7 +160,8 @@ class WebhookSender:
                     await self._idle(stop)
         finally:
             self._running = None
-            await asyncio.gather(*self._in_flight, return_exceptions=True)
+            while self._in_flight:  # what they start meanwhile (give-backs) too
+                await asyncio.gather(*self._in_flight, return_exceptions=True)
             await http.close()
 
     def _request_done(self) -> None:
@@ -166,6 +184,7 @@ class WebhookSender:
             self._idle_wait = min(self._idle_wait * 2, IDLE_MAX)
 
     async def _send(self, http: webhook_http.HttpClient, item: ClaimedCallback) -> None:
+        recorded = None
         try:
             try:
                 result, response = await self._attempt(http, item)
@@ -175,8 +194,46 @@ class WebhookSender:
                 await self._responses.finish(item, result, response)
             else:
                 await self._store.finish_callback(result)
+            recorded = result
         except Exception:
             logger.exception("webhook %s could not be recorded; its lease will expire", item.id)
+        self._next(item.callback.message_sid, recorded)
+
+    def _next(self, sid: str, recorded: CallbackResult | None) -> None:
+        """A callback of message ``sid`` is over (``recorded``, or None when its result could
+        not be recorded): start the next one handed over behind it. When this one is due
+        again later, or it is not recorded, or this sender stops, they go back to the
+        outbox instead: a claim hands them out behind it, in order. So does one whose lease
+        may run out while it goes out."""
+        followers = self._chains.pop(sid, [])
+        loop = asyncio.get_running_loop()
+        if recorded is not None and recorded.retry_at_us is not None:
+            now = loop.time()
+            if len(self._held_back) > 1024:
+                self._held_back = {k: v for k, v in self._held_back.items() if v > now}
+            self._held_back[sid] = now + self.lease_us / 2_000_000
+        if not followers:
+            return
+        (first, taken), rest = followers[0], followers[1:]
+        stale = loop.time() - taken >= self.lease_us / 2_000_000
+        if self._running is None or recorded is None or recorded.retry_at_us is not None or stale:
+            self._release([item for item, _ in followers])
+        else:
+            self._chains[sid] = rest
+            self._start(self._running, first)
+
+    def _release(self, items: list[ClaimedCallback]) -> None:
+        task = asyncio.create_task(self._give_back(items))
+        self._in_flight.add(task)
+        task.add_done_callback(self._in_flight.discard)
+
+    async def _give_back(self, items: list[ClaimedCallback]) -> None:
+        ids = [item.id for item in items]
+        try:
+            await self._store.release_callbacks(ids, self.owner, to_us(self._clock.now()))
+        except Exception:
+            logger.exception("webhooks %s could not be given back; their leases will expire", ids)
+        self._wake.set()
 
     async def _auth_token(self, account_sid: str) -> str:
         """The token that signs this account's requests: read once for every request that
