@@ -105,6 +105,8 @@ class ChildClient:
                     )
 
     async def _ensure(self) -> _Framed:
+        if self._link is not None:  # the usual case: no lock to take
+            return self._link
         async with self._starting:
             if self._link is not None:
                 return self._link
