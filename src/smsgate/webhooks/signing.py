@@ -24,9 +24,10 @@ Params = Mapping[str, str | Sequence[str]] | Iterable[tuple[str, str]]
 def _pairs(params: Params) -> set[tuple[str, str]]:
     """Every distinct (name, value) pair: sorted, they are names in order and each name's
     distinct values in order, which is what Twilio signs."""
+    if not isinstance(params, Mapping):
+        return set(params)  # (name, value) pairs of strings already
     pairs: set[tuple[str, str]] = set()
-    items = params.items() if isinstance(params, Mapping) else params
-    for name, value in items:
+    for name, value in params.items():
         if isinstance(value, str):
             pairs.add((name, value))
         else:
@@ -36,7 +37,7 @@ def _pairs(params: Params) -> set[tuple[str, str]]:
 
 def signed_string(url: str, params: Params = ()) -> str:
     """The exact string Twilio feeds to HMAC for ``url`` and form ``params``."""
-    return url + "".join(name + value for name, value in sorted(_pairs(params)))
+    return url + "".join(map("".join, sorted(_pairs(params))))
 
 
 @functools.lru_cache(maxsize=256)
