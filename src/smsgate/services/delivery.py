@@ -170,7 +170,7 @@ class DeliveryService:
         self.sent = SentMemory()
 
     def _now_us(self) -> int:
-        return to_us(self._clock.now())
+        return self._clock.now_us()
 
     async def claim(self, owner: str, limit: int) -> list[DeliveryJob]:
         """Lease up to ``limit`` due jobs; a crashed owner's leases expire and are re-claimed."""

@@ -24,7 +24,6 @@ from typing import Protocol
 
 from smsgate.clock import Clock, TtlCache
 from smsgate.domain.accounts import Account
-from smsgate.domain.dates import to_us
 from smsgate.domain.delivery import CallbackAttempt, CallbackResult, ClaimedCallback
 from smsgate.domain.inbound import MAX_RESPONSE_BYTES, WebhookResponse
 from smsgate.store.base import Store, StoreUnavailable
@@ -144,7 +143,7 @@ class WebhookSender:
                 # Claim in batches: after a claim the loop waits for a quarter of its slots
                 # to come free (_request_done wakes it), not for every single one.
                 if free >= self._batch or not self._requesting:
-                    now = to_us(self._clock.now())
+                    now = self._clock.now_us()
                     try:
                         claimed = await self._store.claim_callbacks(
                             self.owner, now, self.lease_us, free
@@ -230,7 +229,7 @@ class WebhookSender:
     async def _give_back(self, items: list[ClaimedCallback]) -> None:
         ids = [item.id for item in items]
         try:
-            await self._store.release_callbacks(ids, self.owner, to_us(self._clock.now()))
+            await self._store.release_callbacks(ids, self.owner, self._clock.now_us())
         except Exception:
             logger.exception("webhooks %s could not be given back; their leases will expire", ids)
         self._wake.set()
@@ -256,7 +255,7 @@ class WebhookSender:
         self._log_failure(first.attempt)
         if first.retry:
             delay_us = 1_000_000 * 2 ** (item.attempt - 1)
-            return CallbackResult(first.attempt, False, to_us(self._clock.now()) + delay_us), None
+            return CallbackResult(first.attempt, False, self._clock.now_us() + delay_us), None
         if not cb.fallback_url:
             return CallbackResult(first.attempt, False), first.response
         second = await self._request(http, item, cb.fallback_url, cb.fallback_method)
@@ -268,7 +267,7 @@ class WebhookSender:
         self, http: webhook_http.HttpClient, item: ClaimedCallback, target: str, method: str
     ) -> _Outcome:
         cb = item.callback
-        started = to_us(self._clock.now())
+        started = self._clock.now_us()
         try:
             url, opts = overrides.split(target, self._defaults)
         except overrides.OverrideError as exc:
