@@ -17,11 +17,12 @@ from datetime import datetime
 from typing import Literal, Protocol
 
 from smsgate.domain.delivery import SubmitProgress
+from smsgate.domain.values import value
 
 __all__ = ["SubmitProgress"]  # re-exported: connectors build it
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class OutboundSms:
     """One message handed to a carrier for one attempt."""
 
@@ -37,7 +38,7 @@ class OutboundSms:
     resume: SubmitProgress | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class SubmitResult:
     """The carrier accepted the message (status ``sent``).
 
@@ -52,7 +53,7 @@ class SubmitResult:
     receipt_timeout: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Receipt:
     """A delivery receipt for an earlier submit."""
 

@@ -13,9 +13,10 @@ from enum import Enum
 
 from smsgate.domain.media import MEDIA_ERRORS
 from smsgate.domain.messages import API_VERSION, Message, Status
+from smsgate.domain.values import value
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class DeliveryJob:
     """A claimed outbound message: who sends it, how big it is, which attempt this is."""
 
@@ -27,7 +28,7 @@ class DeliveryJob:
     expires_us: int
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Callback:
     """A webhook request owed to the user: a status callback or an inbound-message webhook."""
 
@@ -41,14 +42,14 @@ class Callback:
     fallback_method: str = "POST"
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class ClaimedCallback:
     id: int
     callback: Callback
     attempt: int
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class CallbackAttempt:
     """One try at a webhook, as logged."""
 
@@ -62,7 +63,7 @@ class CallbackAttempt:
     response_head: str
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class CallbackResult:
     """What became of a claimed callback: due again at ``retry_at_us``, or finished
     (``succeeded`` says whether the receiver answered 2xx). ``fallback`` is the request to
@@ -80,7 +81,7 @@ class JobAction(Enum):
     RETRY = "retry"  # back to the queue, claimable again at ``retry_at_us``
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class CallbackLease:
     """Insert a status change's callback already leased to ``owner`` until ``until_us``,
     when no earlier callback of its message is still in the outbox: that process sends it
@@ -90,7 +91,7 @@ class CallbackLease:
     until_us: int
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Transition:
     """Move a message from one of ``allowed_from`` to ``status``, atomically."""
 
@@ -128,7 +129,7 @@ class SubmitProgress:
     part_ids: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class CarrierRef:
     """What a carrier's id stands for: part ``part`` of ``parts`` of a message."""
 

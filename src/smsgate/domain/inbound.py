@@ -28,6 +28,7 @@ from smsgate.domain.messages import (
     is_http_url,
 )
 from smsgate.domain.numbers import region_of
+from smsgate.domain.values import value
 from smsgate.errors import ValidationError
 
 # A TwiML answer is small; anything past this is not read (and is logged as truncated).
@@ -74,7 +75,7 @@ class InboundRecord:
     staged: tuple[StagedFile, ...] = ()  # their content
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class WebhookResponse:
     """What a webhook receiver answered: status, content type and the start of the body."""
 

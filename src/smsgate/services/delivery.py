@@ -39,6 +39,7 @@ from smsgate.domain.media import MediaProblem
 from smsgate.domain.messages import Direction, Message, Status
 from smsgate.domain.pricing import DEFAULT_TABLE, UNIT, PriceTable
 from smsgate.domain.senders import retry_delay
+from smsgate.domain.values import value
 from smsgate.services.media import MediaService
 from smsgate.services.pools import UNASSIGNED, SenderAssigner, TargetCache, status_callback
 from smsgate.store.base import Store, StoreUnavailable
@@ -107,7 +108,7 @@ class PendingMedia:
     message: Message
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Started:
     """A claimed message ready for its carrier. ``sending`` is its ``sending`` change when
     this claim makes it: queued in the store, not necessarily written yet. The carrier is

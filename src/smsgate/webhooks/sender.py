@@ -19,13 +19,14 @@ import asyncio
 import logging
 import secrets
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Protocol
 
 from smsgate.clock import Clock, TtlCache
 from smsgate.domain.accounts import Account
 from smsgate.domain.delivery import CallbackAttempt, CallbackResult, ClaimedCallback
 from smsgate.domain.inbound import MAX_RESPONSE_BYTES, WebhookResponse
+from smsgate.domain.values import value
 from smsgate.store.base import Store, StoreUnavailable
 from smsgate.webhooks import http as webhook_http
 from smsgate.webhooks import overrides, signing
@@ -330,7 +331,7 @@ class WebhookSender:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class _Outcome:
     attempt: CallbackAttempt
     ok: bool
