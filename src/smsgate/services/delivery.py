@@ -118,7 +118,7 @@ class Started:
 
     message: Message
     sms: OutboundSms
-    sending: asyncio.Future[Message | None] | None = None
+    sending: asyncio.Future[bool] | None = None
 
 
 class CallbackHandoff(Protocol):
@@ -203,7 +203,9 @@ class DeliveryService:
             return started
         if started.sending is None:
             return started.message, started.sms
-        changed = await started.sending
+        if not await started.sending:
+            return None
+        changed = await self._store.get_message_by_sid(started.message.sid)
         return None if changed is None else (changed, started.sms)
 
     async def begin(
@@ -260,7 +262,7 @@ class DeliveryService:
             changed = await started.sending
         except Exception:  # logged as it failed (_retrieved); the lease brings the job back
             return
-        if changed is None:
+        if not changed:
             logger.warning(
                 "message %s was submitted, but had changed before it was marked sending",
                 started.message.sid,
@@ -331,15 +333,16 @@ class DeliveryService:
         for carrier_id in part_ids:
             self._recording[carrier_id] = recorded
         try:
-            after = await self._record_sent(message, result, part_ids)
-            if after is not None and len(part_ids) == 1:
-                self.sent.remember(part_ids[0], after)
+            applied = await self._record_sent(message, result, part_ids)
+            if applied and len(part_ids) == 1:
+                # What its callbacks are built from does not change once it is sent.
+                self.sent.remember(part_ids[0], message)
         finally:
             for carrier_id in part_ids:
                 if self._recording.get(carrier_id) is recorded:
                     del self._recording[carrier_id]
             recorded.set_result(None)
-        if after is None:
+        if not applied:
             return
         for carrier_id, parked in await self._store.parked_receipts(part_ids):
             ref = CarrierRef(carrier_id, message.sid, part_ids.index(carrier_id) + 1, len(part_ids))
@@ -347,7 +350,7 @@ class DeliveryService:
 
     async def _record_sent(
         self, message: Message, result: SubmitResult, part_ids: tuple[str, ...]
-    ) -> Message | None:
+    ) -> bool:
         now = self._now_us()
         due = (
             None
@@ -515,7 +518,7 @@ class DeliveryService:
                     error_message=error_message(NO_RECEIPT),
                 ),
             )
-            if changed is None:
+            if not changed:
                 await self._store.drop_receipt_wait(sid)  # settled meanwhile
         return len(due)
 
@@ -541,7 +544,8 @@ class DeliveryService:
         change: Transition,
         *,
         raw_done_date: str | None = None,
-    ) -> Message | None:
+    ) -> bool:
+        """Queue ``change`` and wait until it is written: whether it applied."""
         return await (await self._queue(message, status, change, raw_done_date=raw_done_date))
 
     async def _queue(
@@ -551,10 +555,10 @@ class DeliveryService:
         change: Transition,
         *,
         raw_done_date: str | None = None,
-    ) -> Awaitable[Message | None]:
+    ) -> Awaitable[bool]:
         """Queue ``change`` with its callback in the store (Store.queue_transition: in
-        order with this process's later changes); the awaitable gives the message after
-        it, once it is written, and hands a callback inserted leased to the sender."""
+        order with this process's later changes); the awaitable says whether it applied,
+        once it is written, and hands a callback inserted leased to the sender."""
         callback = await self._callback_for(message, status, change.error_code, raw_done_date)
         handoff = self._handoff
         lease = None
@@ -595,17 +599,17 @@ class DeliveryService:
 
 
 async def _handed_over(
-    written: Awaitable[tuple[Message | None, int | None]],
+    written: Awaitable[tuple[bool, int | None]],
     callback: Callback | None,
     handoff: CallbackHandoff | None,
-) -> Message | None:
-    after, outbox_id = await written
+) -> bool:
+    applied, outbox_id = await written
     if outbox_id is not None and callback is not None and handoff is not None:
         handoff.take(ClaimedCallback(outbox_id, callback, 1))
-    return after
+    return applied
 
 
-def _retrieved(task: asyncio.Future[Message | None]) -> None:
+def _retrieved(task: asyncio.Future[bool]) -> None:
     """A ``sending`` change is awaited by whoever records the outcome; when nobody does
     (the worker stopped in between), its failure is logged here rather than lost."""
     if not task.cancelled() and (exc := task.exception()) is not None:

@@ -234,12 +234,14 @@ class Store(Protocol):
         leased to ``change.lease.owner`` (its message had no other callback waiting)."""
         ...
 
-    def queue_transition(self, change: Transition) -> Awaitable[tuple[Message | None, int | None]]:
+    def queue_transition(self, change: Transition) -> Awaitable[tuple[bool, int | None]]:
         """``apply_transition_leased``, queued before this returns: it is applied after
         every change this process queued before it and before every change it queues
         later, whenever the caller awaits the result. So a change can be queued, the
         carrier asked meanwhile, and the next change queued behind it; both often go in one
-        batch, which writes the message once."""
+        batch, which writes the message once. The result says whether it applied, not what
+        the message became: the pipeline that queues changes does not need the Message, and
+        building one for each change was a tenth of the worker's event loop."""
         ...
 
     async def find_carrier_ref(self, carrier_ids: tuple[str, ...]) -> CarrierRef | None:

@@ -602,10 +602,10 @@ class PostgresStore:
     async def apply_transition_leased(
         self, change: Transition
     ) -> tuple[Message | None, int | None]:
-        return await self.queue_transition(change)
+        return await _applied(self._queue_grouped(pgdelivery.apply_transitions, change))
 
-    def queue_transition(self, change: Transition) -> Awaitable[tuple[Message | None, int | None]]:
-        return _applied(self._queue_grouped(pgdelivery.apply_transitions, change))
+    def queue_transition(self, change: Transition) -> Awaitable[tuple[bool, int | None]]:
+        return _applied_only(self._queue_grouped(pgdelivery.apply_transitions, change))
 
     async def find_carrier_ref(self, carrier_ids: tuple[str, ...]) -> CarrierRef | None:
         found: CarrierRef | None = await self._read_grouped(_find_carrier_refs, carrier_ids)
@@ -1026,3 +1026,10 @@ async def _applied(
 ) -> tuple[Message | None, int | None]:
     got = await written
     return (None, None) if got is None else got
+
+
+async def _applied_only(
+    written: asyncio.Future[tuple[Message, int | None] | None],
+) -> tuple[bool, int | None]:
+    got = await written
+    return (False, None) if got is None else (True, got[1])

@@ -798,12 +798,15 @@ class SqliteStore:
     async def apply_transition_leased(
         self, change: Transition
     ) -> tuple[Message | None, int | None]:
-        return await self.queue_transition(change)
+        return await _applied(self._submit_transition(change))
 
-    def queue_transition(self, change: Transition) -> Awaitable[tuple[Message | None, int | None]]:
+    def queue_transition(self, change: Transition) -> Awaitable[tuple[bool, int | None]]:
+        return _applied_only(self._submit_transition(change))
+
+    def _submit_transition(self, change: Transition) -> asyncio.Future[delivery.Applied | None]:
         if self._writer is None:
             raise StoreError("store is not open")
-        return _applied(self._writer.submit(_Grouped(delivery.apply_transition_rows, change)))
+        return self._writer.submit(_Grouped(delivery.apply_transition_rows, change))
 
     async def find_carrier_ref(self, carrier_ids: tuple[str, ...]) -> CarrierRef | None:
         return self._read_now(lambda c: delivery.find_carrier_ref(c, carrier_ids))
@@ -1101,3 +1104,10 @@ async def _applied(
     # The writer returns the row; the Message is built here, after the write lock.
     got = await written
     return (None, None) if got is None else (rows.message_from(got[0]), got[1])
+
+
+async def _applied_only(
+    written: asyncio.Future[delivery.Applied | None],
+) -> tuple[bool, int | None]:
+    got = await written
+    return (False, None) if got is None else (True, got[1])
