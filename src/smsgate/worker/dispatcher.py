@@ -11,6 +11,7 @@ import asyncio
 import logging
 import secrets
 from collections.abc import Callable
+from typing import Any
 
 from smsgate.connectors.base import (
     Connector,
@@ -74,6 +75,10 @@ class Dispatcher:
         self._sweep_every = sweep_every
         self._wake = asyncio.Event()
         self.owner = f"worker-{secrets.token_hex(4)}"
+        # Submits under way, by the task that awaits each, with their deadlines (loop time);
+        # and those the watchdog (_watch) cancelled for passing it.
+        self._deadlines: dict[asyncio.Task[Any], float] = {}
+        self._timed_out: set[asyncio.Task[Any]] = set()
 
     def wake(self) -> None:
         """New work was enqueued in this process: claim without waiting for the next poll."""
@@ -83,6 +88,7 @@ class Dispatcher:
         await self._connector.start(self._receipt, self._inbound)
         loop = asyncio.get_running_loop()
         next_sweep = loop.time()
+        watchdog = asyncio.create_task(self._watch())
         try:
             while not stop.is_set():
                 if loop.time() >= next_sweep:
@@ -114,7 +120,25 @@ class Dispatcher:
             for task in self._fetching:
                 task.cancel()  # the lease runs out and the fetch starts over
             await asyncio.gather(*self._in_flight, *self._fetching, return_exceptions=True)
+            watchdog.cancel()
+            await asyncio.gather(watchdog, return_exceptions=True)
             await self._connector.close()
+
+    async def _watch(self) -> None:
+        """Cancel the submits that pass their deadline (``submit_timeout``), checked a few
+        times per timeout over the submits under way. One timer for every submit: an
+        ``asyncio.timeout`` each (a timer to set, move and cancel for every message) was
+        5% of the worker's event loop. A submit ends at most a quarter of the timeout (at
+        most a second) after its deadline."""
+        loop = asyncio.get_running_loop()
+        period = min(1.0, self._submit_timeout / 4)
+        while True:
+            await asyncio.sleep(period)
+            now = loop.time()
+            for task, deadline in list(self._deadlines.items()):
+                if deadline <= now and task not in self._timed_out:
+                    self._timed_out.add(task)
+                    task.cancel()
 
     async def _sweep(self) -> None:
         """Apply receipts a stopped process left parked, then give up on receipts that never
@@ -170,15 +194,25 @@ class Dispatcher:
         """Ask the carrier while ``sending`` is being written, and queue the outcome behind
         it (DeliveryService.begin)."""
         message, sms = started.message, started.sms
+        task = asyncio.current_task()
+        assert task is not None
+        self._deadlines[task] = asyncio.get_running_loop().time() + self._submit_timeout
+        error: Exception | None = None
         try:
-            async with asyncio.timeout(self._submit_timeout):
-                result = await self._connector.submit(sms, self._recorder(sms.message_sid))
-        except TimeoutError:
+            result = await self._connector.submit(sms, self._recorder(sms.message_sid))
+        except asyncio.CancelledError:
+            if task not in self._timed_out:
+                raise  # the worker stops
+            task.uncancel()
             error = TemporaryError(30008, "The carrier did not answer the submit in time")
-            await self._delivery.submit_failed(job, message, error)
-            return
         except Exception as exc:
-            await self._delivery.submit_failed(job, message, exc)
+            error = exc
+        finally:
+            # before anything else is awaited: the watchdog cancels only submits
+            del self._deadlines[task]
+            self._timed_out.discard(task)
+        if error is not None:
+            await self._delivery.submit_failed(job, message, error)
             return
         await self._delivery.submitted(message, result)
 
