@@ -7,8 +7,8 @@ The worker (``smsgate.worker``) drives these; every status change goes through o
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -118,7 +118,7 @@ class Started:
 
     message: Message
     sms: OutboundSms
-    sending: asyncio.Future[bool] | None = None
+    sending: asyncio.Future[tuple[bool, int | None]] | None = None
 
 
 class CallbackHandoff(Protocol):
@@ -203,7 +203,7 @@ class DeliveryService:
             return started
         if started.sending is None:
             return started.message, started.sms
-        if not await started.sending:
+        if not (await started.sending)[0]:
             return None
         changed = await self._store.get_message_by_sid(started.message.sid)
         return None if changed is None else (changed, started.sms)
@@ -234,7 +234,7 @@ class DeliveryService:
         sending = None
         if message.status is not Status.SENDING:
             change = Transition(message.sid, READY, Status.SENDING, now)
-            sending = asyncio.ensure_future(await self._queue(message, Status.SENDING, change))
+            sending = await self._queue(message, Status.SENDING, change)
             sending.add_done_callback(_retrieved)
         resume = None
         if message.num_segments > 1:
@@ -259,7 +259,7 @@ class DeliveryService:
         if started.sending is None:
             return
         try:
-            changed = await started.sending
+            changed, _ = await started.sending
         except Exception:  # logged as it failed (_retrieved); the lease brings the job back
             return
         if not changed:
@@ -546,7 +546,8 @@ class DeliveryService:
         raw_done_date: str | None = None,
     ) -> bool:
         """Queue ``change`` and wait until it is written: whether it applied."""
-        return await (await self._queue(message, status, change, raw_done_date=raw_done_date))
+        applied, _ = await (await self._queue(message, status, change, raw_done_date=raw_done_date))
+        return applied
 
     async def _queue(
         self,
@@ -555,10 +556,11 @@ class DeliveryService:
         change: Transition,
         *,
         raw_done_date: str | None = None,
-    ) -> Awaitable[bool]:
+    ) -> asyncio.Future[tuple[bool, int | None]]:
         """Queue ``change`` with its callback in the store (Store.queue_transition: in
-        order with this process's later changes); the awaitable says whether it applied,
-        once it is written, and hands a callback inserted leased to the sender."""
+        order with this process's later changes); the future says whether it applied (and
+        the outbox id of a callback inserted leased) once it is written, and a callback
+        inserted leased goes to the sender then, before anyone awaiting it resumes."""
         callback = await self._callback_for(message, status, change.error_code, raw_done_date)
         handoff = self._handoff
         lease = None
@@ -586,7 +588,9 @@ class DeliveryService:
                 lease=lease,
             )
         )
-        return _handed_over(written, callback, handoff)
+        if lease is not None and callback is not None and handoff is not None:
+            written.add_done_callback(functools.partial(_hand_over, callback, handoff))
+        return written
 
     async def _callback_for(
         self, message: Message, status: Status, error_code: int | None, raw_done_date: str | None
@@ -598,18 +602,18 @@ class DeliveryService:
         )
 
 
-async def _handed_over(
-    written: Awaitable[tuple[bool, int | None]],
-    callback: Callback | None,
-    handoff: CallbackHandoff | None,
-) -> bool:
-    applied, outbox_id = await written
-    if outbox_id is not None and callback is not None and handoff is not None:
+def _hand_over(
+    callback: Callback, handoff: CallbackHandoff, written: asyncio.Future[tuple[bool, int | None]]
+) -> None:
+    """A change's callback that was inserted leased goes to the sender."""
+    if written.cancelled() or written.exception() is not None:
+        return
+    outbox_id = written.result()[1]
+    if outbox_id is not None:
         handoff.take(ClaimedCallback(outbox_id, callback, 1))
-    return applied
 
 
-def _retrieved(task: asyncio.Future[bool]) -> None:
+def _retrieved(task: asyncio.Future[tuple[bool, int | None]]) -> None:
     """A ``sending`` change is awaited by whoever records the outcome; when nobody does
     (the worker stopped in between), its failure is logged here rather than lost."""
     if not task.cancelled() and (exc := task.exception()) is not None:

@@ -8,7 +8,7 @@ the store so that a concurrent status change can never slip between the check an
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+import asyncio
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -234,7 +234,7 @@ class Store(Protocol):
         leased to ``change.lease.owner`` (its message had no other callback waiting)."""
         ...
 
-    def queue_transition(self, change: Transition) -> Awaitable[tuple[bool, int | None]]:
+    def queue_transition(self, change: Transition) -> asyncio.Future[tuple[bool, int | None]]:
         """``apply_transition_leased``, queued before this returns: it is applied after
         every change this process queued before it and before every change it queues
         later, whenever the caller awaits the result. So a change can be queued, the

@@ -37,7 +37,7 @@ import logging
 import random
 import select
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -604,8 +604,10 @@ class PostgresStore:
     ) -> tuple[Message | None, int | None]:
         return await _applied(self._queue_grouped(pgdelivery.apply_transitions, change))
 
-    def queue_transition(self, change: Transition) -> Awaitable[tuple[bool, int | None]]:
-        return _applied_only(self._queue_grouped(pgdelivery.apply_transitions, change))
+    def queue_transition(self, change: Transition) -> asyncio.Future[tuple[bool, int | None]]:
+        return asyncio.ensure_future(
+            _applied_only(self._queue_grouped(pgdelivery.apply_transitions, change))
+        )
 
     async def find_carrier_ref(self, carrier_ids: tuple[str, ...]) -> CarrierRef | None:
         found: CarrierRef | None = await self._read_grouped(_find_carrier_refs, carrier_ids)

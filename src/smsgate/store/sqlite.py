@@ -31,7 +31,7 @@ import os
 import queue
 import sqlite3
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -132,6 +132,8 @@ class _Grouped:
 
     run_many: RunMany
     item: Any
+    # Turns the item's result into what its future gets, on the event loop (after the lock).
+    shape: Callable[[Any], Any] | None = None
 
 
 _Task = tuple["Op | _Grouped", "asyncio.Future[Any]"]
@@ -306,11 +308,13 @@ def _translate(exc: Exception) -> Exception:
 
 
 def _resolve_all(batch: list[_Task], results: list[Any]) -> None:
-    for (_, fut), result in zip(batch, results, strict=True):
+    for (op, fut), result in zip(batch, results, strict=True):
         if fut.cancelled():
             continue
         if isinstance(result, BaseException):
             fut.set_exception(result)
+        elif isinstance(op, _Grouped) and op.shape is not None:
+            fut.set_result(op.shape(result))
         else:
             fut.set_result(result)
 
@@ -800,13 +804,17 @@ class SqliteStore:
     ) -> tuple[Message | None, int | None]:
         return await _applied(self._submit_transition(change))
 
-    def queue_transition(self, change: Transition) -> Awaitable[tuple[bool, int | None]]:
-        return _applied_only(self._submit_transition(change))
+    def queue_transition(self, change: Transition) -> asyncio.Future[tuple[bool, int | None]]:
+        # The writer's own future, its result shaped as it is resolved: no task or
+        # coroutine per change (the worker queues three a message).
+        return self._submit_transition(change, _applied_flag)
 
-    def _submit_transition(self, change: Transition) -> asyncio.Future[delivery.Applied | None]:
+    def _submit_transition(
+        self, change: Transition, shape: Callable[[Any], Any] | None = None
+    ) -> asyncio.Future[Any]:
         if self._writer is None:
             raise StoreError("store is not open")
-        return self._writer.submit(_Grouped(delivery.apply_transition_rows, change))
+        return self._writer.submit(_Grouped(delivery.apply_transition_rows, change, shape))
 
     async def find_carrier_ref(self, carrier_ids: tuple[str, ...]) -> CarrierRef | None:
         return self._read_now(lambda c: delivery.find_carrier_ref(c, carrier_ids))
@@ -1106,8 +1114,5 @@ async def _applied(
     return (None, None) if got is None else (rows.message_from(got[0]), got[1])
 
 
-async def _applied_only(
-    written: asyncio.Future[delivery.Applied | None],
-) -> tuple[bool, int | None]:
-    got = await written
+def _applied_flag(got: delivery.Applied | None) -> tuple[bool, int | None]:
     return (False, None) if got is None else (True, got[1])
