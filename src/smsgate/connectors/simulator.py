@@ -94,6 +94,7 @@ class SimulatorConnector:
         self._on_receipt: ReceiptHandler | None = None
         self._on_inbound: InboundHandler | None = None
         self._pending: set[asyncio.Task[None]] = set()
+        self._closed = False
 
     def ready(self) -> bool:
         return True
@@ -102,6 +103,7 @@ class SimulatorConnector:
         self._on_receipt, self._on_inbound = on_receipt, on_inbound
 
     async def close(self) -> None:
+        self._closed = True  # receipts not due yet are never reported
         for task in self._pending:
             task.cancel()
         await asyncio.gather(*self._pending, return_exceptions=True)
@@ -129,15 +131,21 @@ class SimulatorConnector:
         return SubmitResult(carrier_id, parts=max(sms.num_segments, 1))
 
     def _later(self, delay: float, receipt: Receipt) -> None:
-        task = asyncio.get_running_loop().create_task(self._report(delay, receipt))
+        # A timer, and a task only once the receipt is due: a task sleeping for each
+        # message in flight cost the event loop a future and a wake-up more per message.
+        asyncio.get_running_loop().call_later(delay, self._due, receipt)
+
+    def _due(self, receipt: Receipt) -> None:
+        if self._closed:
+            return
+        task = asyncio.get_running_loop().create_task(self._report(receipt))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
-    async def _report(self, delay: float, receipt: Receipt) -> None:
-        """Report the receipt after ``delay``, and again, with a growing pause, until the
-        pipeline has recorded it (as an SMSC repeats a deliver_sm nobody acknowledged): a
-        receipt that comes while the database is away is not lost."""
-        await asyncio.sleep(delay)
+    async def _report(self, receipt: Receipt) -> None:
+        """Report the receipt, and again, with a growing pause, until the pipeline has
+        recorded it (as an SMSC repeats a deliver_sm nobody acknowledged): a receipt that
+        comes while the database is away is not lost."""
         if self._on_receipt is None:
             return
         done = self._clock.now()
