@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from functools import lru_cache
 from urllib.parse import unquote
 
 from dateutil import parser as dateparser
@@ -143,11 +144,25 @@ def parse_form(text: str) -> list[tuple[str, str]]:
             continue
         name, _, value = field.partition("=")
         if "+" in name or "%" in name:
-            name = unquote(name.replace("+", " "))
+            name = _decoded(name)
         if "+" in value or "%" in value:
-            value = unquote(value.replace("+", " "))
+            value = _decoded(value) if len(value) <= CACHED_FIELD else _decode(value)
         pairs.append((name, value))
     return pairs
+
+
+# Form values up to this long are decoded once and remembered (see _decoded).
+CACHED_FIELD = 256
+
+
+def _decode(raw: str) -> str:
+    return unquote(raw.replace("+", " "))
+
+
+# A sender's From, StatusCallback and MessagingServiceSid come again and again, each %-escaped
+# (`%2B1…`, `https%3A%2F%2F…`); decoding them was ~6% of a create's CPU. At most 1,024 short
+# values are kept (~0.5 MB).
+_decoded = lru_cache(maxsize=1024)(_decode)
 
 
 def query(request: Request) -> Params:
