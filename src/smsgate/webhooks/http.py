@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from functools import lru_cache
 from typing import Protocol
 from urllib.parse import quote_plus
 
@@ -270,7 +271,9 @@ def _connecting(exc: DetailedPyreqwestError) -> bool:
     return any(c["message"] == CONNECT_CAUSE for c in causes)
 
 
+@lru_cache(maxsize=64)
 def _seconds(value: float) -> timedelta:
+    """A request's total time limit: a handful of values (the URLs' #tt=), made once each."""
     return timedelta(seconds=value)
 
 
