@@ -76,9 +76,19 @@ def main() -> None:
     base = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory() as tmp:
         proc = subprocess.Popen(
-            [SMSGATE, "serve", "--data-dir", f"{tmp}/data", "--port", str(port),
-             "--simulator-delay", "0.3"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            [
+                SMSGATE,
+                "serve",
+                "--data-dir",
+                f"{tmp}/data",
+                "--port",
+                str(port),
+                "--simulator-delay",
+                "0.3",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
         )
         try:
             shoot(proc, base)
@@ -100,13 +110,24 @@ def shoot(proc: subprocess.Popen[str], base: str) -> None:
     ours.update(sms_url=twiml_server())
     sent = [
         client.messages.create(to=PHONE, from_=ours.phone_number, body="Your code is 482913"),
-        client.messages.create(to=FRIEND, from_=ours.phone_number, body="Réservation confirmée ✓ — à ce soir 🍷"),
-        client.messages.create(to="+15005550012", from_=ours.phone_number, body="Filtered by the carrier"),
-        client.messages.create(to=PHONE, from_=ours.phone_number, body="Reminder: {table} for 2 at 8pm [Bistro]"),
+        client.messages.create(
+            to=FRIEND, from_=ours.phone_number, body="Réservation confirmée ✓ — à ce soir 🍷"
+        ),
+        client.messages.create(
+            to="+15005550012", from_=ours.phone_number, body="Filtered by the carrier"
+        ),
+        client.messages.create(
+            to=PHONE, from_=ours.phone_number, body="Reminder: {table} for 2 at 8pm [Bistro]"
+        ),
     ]
-    httpx.post(base + "/simulator/inbound", auth=(sid, token),
-               data={"From": PHONE, "To": ours.phone_number, "Body": "Can I book a table for 2 tonight?"})
-    wait(lambda: all(client.messages(m.sid).fetch().status in ("delivered", "failed") for m in sent))
+    httpx.post(
+        base + "/simulator/inbound",
+        auth=(sid, token),
+        data={"From": PHONE, "To": ours.phone_number, "Body": "Can I book a table for 2 tonight?"},
+    )
+    wait(
+        lambda: all(client.messages(m.sid).fetch().status in ("delivered", "failed") for m in sent)
+    )
     wait(lambda: len(client.messages.list(to=PHONE, from_=ours.phone_number)) >= 3)
     time.sleep(1)
 
