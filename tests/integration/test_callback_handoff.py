@@ -11,6 +11,7 @@ from smsgate.clock import FakeClock
 from smsgate.connectors.base import Receipt, SubmitResult
 from smsgate.domain.dates import to_us
 from smsgate.domain.delivery import CallbackAttempt, CallbackResult, ClaimedCallback
+from smsgate.domain.messages import Message
 from smsgate.store.base import Store
 from tests.integration.test_carrier_receipts import World, world
 from tests.stores import StoreHome
@@ -45,6 +46,11 @@ async def claim(store: Store, clock: FakeClock) -> list[ClaimedCallback]:
     return await store.claim_callbacks("other", to_us(clock.now()), LEASE_US, 10)
 
 
+async def record_sent(w: World, message: Message) -> None:
+    """The carrier took ``message`` (as carrier id ``sim:1``): ``sent``, with its callback."""
+    await w.delivery.submitted(message, SubmitResult("sim:1", receipt_timeout=60))
+
+
 def statuses(items: list[ClaimedCallback]) -> list[str]:
     return [dict(i.callback.params)["MessageStatus"] for i in items]
 
@@ -72,7 +78,7 @@ def test_callbacks_are_handed_over_behind_the_senders_own_and_claimed_behind_any
 
         # `sent` while `sending` is still out with this sender: handed to it too, behind it
         # (the sender sends it once `sending` is recorded); no claim takes either
-        await delivery.submitted(message, SubmitResult("sim:1", receipt_timeout=60))
+        await record_sent(w, message)
         assert statuses(sender.taken) == ["sending", "sent"]
         second = sender.taken[1]
         assert second.attempt == 1
@@ -98,7 +104,7 @@ def test_a_callback_behind_one_that_is_not_the_senders_waits_in_the_outbox(
     store_home: StoreHome,
 ) -> None:
     async def scenario(w: World, sender: Sender) -> None:
-        store, clock, delivery = w.store, w.clock, w.delivery
+        store, clock = w.store, w.clock
         sender.room = False
         message = await w.sending(status_callback=HOOK)
         sender.room = True
@@ -107,7 +113,7 @@ def test_a_callback_behind_one_that_is_not_the_senders_waits_in_the_outbox(
         assert statuses([first]) == ["sending"]
         # `sent` behind a callback leased to someone else: not handed over, and claimed
         # only once that one is finished
-        await delivery.submitted(message, SubmitResult("sim:1", receipt_timeout=60))
+        await record_sent(w, message)
         assert sender.taken == []
         assert await claim(store, clock) == []
         await finish(store, clock, first)
@@ -121,11 +127,11 @@ def test_a_callback_behind_the_senders_own_expired_lease_waits_in_the_outbox(
     store_home: StoreHome,
 ) -> None:
     async def scenario(w: World, sender: Sender) -> None:
-        store, clock, delivery = w.store, w.clock, w.delivery
+        store, clock = w.store, w.clock
         message = await w.sending(status_callback=HOOK)
         (first,) = sender.taken
         clock.advance(LEASE_US / 1_000_000 + 1)  # the sender's lease on `sending` ran out
-        await delivery.submitted(message, SubmitResult("sim:1", receipt_timeout=60))
+        await record_sent(w, message)
         assert statuses(sender.taken) == ["sending"]
         (again,) = await claim(store, clock)
         assert (again.id, again.attempt) == (first.id, 2)
@@ -137,9 +143,9 @@ def test_released_callbacks_are_claimed_in_order_with_their_attempt_uncounted(
     store_home: StoreHome,
 ) -> None:
     async def scenario(w: World, sender: Sender) -> None:
-        store, clock, delivery = w.store, w.clock, w.delivery
+        store, clock = w.store, w.clock
         message = await w.sending(status_callback=HOOK)
-        await delivery.submitted(message, SubmitResult("sim:1", receipt_timeout=60))
+        await record_sent(w, message)
         first, second = sender.taken
         # `sending` is due again later; the sender gives `sent` back
         now = to_us(clock.now())
