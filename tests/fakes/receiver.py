@@ -2,7 +2,8 @@
 
 Behaviours are chosen per path: ``/ok`` answers 200, ``/fail`` 500, ``/slow`` waits
 ``slow_seconds`` before answering, ``/redirect`` redirects to itself forever. A path given to
-``answer()`` answers with that status, content type and body (TwiML, for inbound webhooks).
+``answer()`` answers with that status, content type and body (TwiML, for inbound webhooks),
+after ``delay`` seconds if given.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ class Receiver:
     hits: list[Hit] = field(default_factory=list)
     slow_seconds: float = 30.0
     lock: threading.Lock = field(default_factory=threading.Lock)
-    answers: dict[str, tuple[int, str, bytes]] = field(default_factory=dict)
+    answers: dict[str, tuple[int, str, bytes, float]] = field(default_factory=dict)
 
     @property
     def base(self) -> str:
@@ -51,12 +52,19 @@ class Receiver:
         return [h.params["MessageStatus"] for h in self.for_message(sid)]
 
     def answer(
-        self, path: str, body: str | bytes, *, status: int = 200, content_type: str = "text/xml"
+        self,
+        path: str,
+        body: str | bytes,
+        *,
+        status: int = 200,
+        content_type: str = "text/xml",
+        delay: float = 0.0,
     ) -> str:
-        """Make ``path`` answer with ``body``; returns the full URL of ``path``."""
+        """Make ``path`` answer with ``body`` (``delay`` seconds after the request came);
+        returns the full URL of ``path``."""
         raw = body.encode() if isinstance(body, str) else body
         with self.lock:
-            self.answers[path] = (status, content_type, raw)
+            self.answers[path] = (status, content_type, raw, delay)
         return self.url(path)
 
 
@@ -83,6 +91,8 @@ def start_receiver() -> Receiver:
                 receiver.hits.append(hit)
                 canned = receiver.answers.get(parts.path)
             if canned is not None:
+                if canned[3]:
+                    time.sleep(canned[3])
                 self._answer(canned[0], canned[2], canned[1])
             elif parts.path.startswith("/fail"):
                 self._answer(500, b"nope")

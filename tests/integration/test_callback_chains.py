@@ -125,13 +125,23 @@ def test_a_callback_behind_the_senders_own_goes_out_once_that_one_is_recorded(
 def test_a_callback_behind_one_due_again_later_is_claimed_after_its_retry(
     store_home: StoreHome, hooks: Receiver
 ) -> None:
-    hooks.slow_seconds = 0.3
-
     async def scenario(w: World, sender: WebhookSender, handoff: Handoff) -> None:
-        url = hooks.answer("/flaky", "", status=500)
+        released: list[list[int]] = []
+        real_release = w.store.release_callbacks
+
+        async def release(ids: list[int], owner: str, now_us: int) -> None:
+            released.append(ids)
+            await real_release(ids, owner, now_us)
+
+        w.store.release_callbacks = release  # type: ignore[method-assign]
+        url = hooks.answer("/flaky", "", status=500, delay=0.3)
         # `sending` fails with a 500 (retried, #rp=5xx) while `sent` waits behind it
         message = await w.sending(status_callback=url + "#rp=5xx")
         await w.delivery.submitted(message, SubmitResult("sim:1", receipt_timeout=60))
+        assert [dict(c.callback.params)["MessageStatus"] for c in handoff.taken] == [
+            "sending",
+            "sent",
+        ]
 
         async def attempts() -> list[Any]:
             return await w.store.callback_attempts(message.sid)
@@ -155,5 +165,13 @@ def test_a_callback_behind_one_due_again_later_is_claimed_after_its_retry(
 
         found = await until(three)
         assert [(a.status_code, a.attempt) for a in found] == [(500, 1), (200, 2), (200, 1)]
+        # `sent` was given back once, when `sending` failed
+        assert released == [[handoff.taken[1].id]]
+
+        # `delivered`, with nothing left in the outbox: handed over and sent at once
+        await w.delivery.receipt(Receipt("sim:1", "delivered"))
+        await until(lambda: len(hooks.statuses(message.sid)) == 4)
+        assert hooks.statuses(message.sid)[-1] == "delivered"
+        assert released == [[handoff.taken[1].id]]
 
     run(store_home, scenario)

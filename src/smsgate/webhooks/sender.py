@@ -127,7 +127,10 @@ class WebhookSender:
             self._start(self._running, claimed)
 
     def _start(self, http: webhook_http.HttpClient, item: ClaimedCallback) -> None:
-        self._chains.setdefault(item.callback.message_sid, [])
+        sid = item.callback.message_sid
+        self._chains.setdefault(sid, [])
+        # A callback of it goes out here again (the retry, claimed): later ones chain to it.
+        self._held_back.pop(sid, None)
         self._requesting += 1
         task = asyncio.create_task(self._send(http, item))
         self._in_flight.add(task)
