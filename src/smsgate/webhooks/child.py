@@ -11,9 +11,10 @@ of each request it held (retried as the URL's policy says), and a new child is s
 for the next request. The child exits when the server's end of the socket closes, which
 includes the server being killed.
 
-Frames on the socket: a 4-byte big-endian length and a pickled tuple. Both ends are this
-package, started by the server, so pickle is safe here; nothing else can reach the socket.
-Frames written in one event-loop turn are sent with one system call.
+Frames on the socket: a 4-byte big-endian length and a pickled list of tuples, the requests
+(or answers) of one event-loop turn, sent with one system call and pickled at once. Both
+ends are this package, started by the server, so pickle is safe here; nothing else can
+reach the socket.
 """
 
 from __future__ import annotations
@@ -40,29 +41,33 @@ GRACE_S = 5.0
 
 
 class _Framed:
-    """Length-prefixed pickled frames over a stream; writes of one loop turn coalesced."""
+    """Length-prefixed pickled frames over a stream: the items sent in one loop turn go as
+    one frame (one pickle, one write)."""
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._reader = reader
         self._writer = writer
-        self._out: list[bytes] = []
+        self._out: list[Any] = []
 
     def send(self, item: Any) -> None:
-        data = pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)
         if not self._out:
             asyncio.get_running_loop().call_soon(self._flush)
-        self._out += (_LEN.pack(len(data)), data)
+        self._out.append(item)
 
     def _flush(self) -> None:
         if self._out and not self._writer.is_closing():
-            self._writer.write(b"".join(self._out))
-        self._out.clear()
+            data = pickle.dumps(self._out, protocol=pickle.HIGHEST_PROTOCOL)
+            self._writer.write(_LEN.pack(len(data)) + data)
+        self._out = []
 
-    async def receive(self) -> Any:
-        """The next frame; None at the end of the stream."""
+    async def receive(self) -> list[Any] | None:
+        """The items of the next frame; None at the end of the stream."""
         try:
             head = await self._reader.readexactly(_LEN.size)
-            return pickle.loads(await self._reader.readexactly(_LEN.unpack(head)[0]))  # noqa: S301
+            items: list[Any] = pickle.loads(  # noqa: S301
+                await self._reader.readexactly(_LEN.unpack(head)[0])
+            )
+            return items
         except (asyncio.IncompleteReadError, ConnectionError):
             return None
 
@@ -130,10 +135,11 @@ class ChildClient:
             return link
 
     async def _read(self, link: _Framed, process: asyncio.subprocess.Process) -> None:
-        while (answer := await link.receive()) is not None:
-            waiter = self._waiting.pop(answer[0], None)
-            if waiter is not None and not waiter.done():
-                waiter.set_result(answer)
+        while (answers := await link.receive()) is not None:
+            for answer in answers:
+                waiter = self._waiting.pop(answer[0], None)
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(answer)
         # The child is gone: its requests fail, and the next request starts a new child.
         if self._link is link:
             self._link = None
@@ -223,10 +229,11 @@ async def _serve(fd: int, concurrency: int, user_agent: str) -> None:
             except Exception as exc:  # never leave the server waiting
                 link.send((rid, None, None, b"", False, "all", f"{type(exc).__name__}: {exc}"))
 
-        while (item := await link.receive()) is not None:
-            task = asyncio.create_task(one(*item))
-            running.add(task)
-            task.add_done_callback(running.discard)
+        while (items := await link.receive()) is not None:
+            for item in items:
+                task = asyncio.create_task(one(*item))
+                running.add(task)
+                task.add_done_callback(running.discard)
         for task in running:
             task.cancel()
         await asyncio.gather(*running, return_exceptions=True)
