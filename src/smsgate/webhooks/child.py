@@ -181,7 +181,6 @@ class ChildClient:
         read_s: float,
         total_s: float,
         limit: int,
-        signing_key: str | None = None,
     ) -> WebhookResponse:
         link = await self._ensure()
         rid = next(self._ids)
@@ -191,10 +190,7 @@ class ChildClient:
         # The child answers within total_s; should it not, the watchdog answers for it
         # (one timer for all requests: a timer each cost the event loop more than the rest).
         self._deadlines[rid] = loop.time() + total_s + GRACE_S
-        # The child signs the request (it has the CPU to spare; this loop is the worker's).
-        link.send(
-            (rid, method, url, params, headers, connect_s, read_s, total_s, limit, signing_key)
-        )
+        link.send((rid, method, url, params, headers, connect_s, read_s, total_s, limit))
         try:
             answer = await waiter
         finally:
@@ -214,14 +210,14 @@ async def _serve(fd: int, concurrency: int, user_agent: str) -> None:
         settle_gc()
 
         async def one(rid: int, *args: Any) -> None:
-            method, url, params, headers, connect_s, read_s, total_s, limit, key = args
+            method, url, params, headers, connect_s, read_s, total_s, limit = args
             try:
                 r = await webhook_http.bounded(
                     http,
                     method,
                     url,
                     params,
-                    webhook_http.signed(method, url, params, headers, key),
+                    headers,
                     connect_s=connect_s,
                     read_s=read_s,
                     total_s=total_s,

@@ -29,7 +29,6 @@ from pyreqwest.exceptions import (
 from pyreqwest.response import Response
 
 from smsgate.domain.inbound import WebhookResponse
-from smsgate.webhooks import signing
 
 FORM = "application/x-www-form-urlencoded"
 MAX_REDIRECTS = 5
@@ -65,11 +64,8 @@ class HttpClient(Protocol):
         read_s: float,
         total_s: float,
         limit: int,
-        signing_key: str | None = None,
     ) -> WebhookResponse:
-        """The answer, or Failure (a total time over ``total_s`` is an ``rt`` failure).
-        With ``signing_key`` (the account's auth token), the request is signed with it
-        (``X-Twilio-Signature``, see ``signed``)."""
+        """The answer, or Failure (a total time over ``total_s`` is an ``rt`` failure)."""
         ...
 
 
@@ -100,7 +96,6 @@ class InProcessClient:
         read_s: float,
         total_s: float,
         limit: int,
-        signing_key: str | None = None,
     ) -> WebhookResponse:
         assert self._http is not None, "start() first"
         return await bounded(
@@ -108,7 +103,7 @@ class InProcessClient:
             method,
             url,
             params,
-            signed(method, url, params, headers, signing_key),
+            headers,
             connect_s=connect_s,
             read_s=read_s,
             total_s=total_s,
@@ -187,23 +182,6 @@ class Session:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
-
-
-def signed(
-    method: str,
-    url: str,
-    params: tuple[tuple[str, str], ...],
-    headers: dict[str, str],
-    signing_key: str | None,
-) -> dict[str, str]:
-    """``headers`` with the request's ``X-Twilio-Signature`` under ``signing_key``: over the
-    URL and the form parameters of a POST, over the URL alone for a GET (whose ``url``
-    already holds the parameters, see ``form_url``). Unchanged without a key."""
-    if signing_key is None:
-        return headers
-    if method.upper() == "GET":
-        return {**headers, signing.HEADER: signing.signature(signing_key, url)}
-    return {**headers, signing.HEADER: signing.signature(signing_key, url, params)}
 
 
 def session(concurrency: int, user_agent: str) -> Session:

@@ -29,7 +29,7 @@ from smsgate.domain.inbound import MAX_RESPONSE_BYTES, WebhookResponse
 from smsgate.domain.values import value
 from smsgate.store.base import Store, StoreUnavailable
 from smsgate.webhooks import http as webhook_http
-from smsgate.webhooks import overrides
+from smsgate.webhooks import overrides, signing
 
 logger = logging.getLogger(__name__)
 # How long an account's auth token read for signing is used before it is read again.
@@ -282,6 +282,9 @@ class WebhookSender:
         send_to = url
         if method.upper() == "GET":
             send_to = webhook_http.form_url(url, cb.params)
+            headers[signing.HEADER] = signing.signature(token, send_to)
+        else:
+            headers[signing.HEADER] = signing.signature(token, url, cb.params)
         clock_start = time.perf_counter()
         answer: WebhookResponse | None = None
         error: str | None = None
@@ -296,7 +299,6 @@ class WebhookSender:
                 read_s=opts.read_timeout_ms / 1000,
                 total_s=opts.total_timeout_ms / 1000,
                 limit=MAX_RESPONSE_BYTES,
-                signing_key=token,  # the HTTP client signs (in the webhook process)
             )
         except webhook_http.Failure as exc:
             error, kind = exc.text, exc.kind
