@@ -23,6 +23,8 @@ What it does, in order:
    * delivered/s and ``delivered`` callbacks/s over the steady window (from ``--settle``
      seconds after the start of the load to its end),
    * the whole run: messages / (first create → last ``delivered`` callback),
+   * the CPU of smsgate's processes, of the sink and of wrk, and the share of the webhook
+     processes (smsgate.webhooks.child, the callbacks' HTTP requests) in smsgate's,
    * create → ``delivered`` latency percentiles from the rows (``date_updated`` -
      ``date_created``);
 5. stops both with SIGTERM; every acknowledged message must be stored, delivered, and have
@@ -174,6 +176,7 @@ class Sample:
     server_cpu: float  # seconds of CPU (user + system) the server process has used
     sink_cpu: float
     worker_cpu: float
+    webhook_cpu: float  # of server_cpu + worker_cpu: the webhook processes' (HTTP requests)
 
 
 @dataclass
@@ -201,6 +204,7 @@ class Sampler:
         else:  # serve --worker-process: its worker child (with the child's webhook child)
             worker = sum(cpu_seconds(pid) for pid in worker_children(self.server_pid))
             server -= worker
+        roots = [self.server_pid, *self.worker_pids]
         s = Sample(
             t,
             delivered_count(self.db),
@@ -208,6 +212,7 @@ class Sampler:
             server,
             cpu_seconds(self.sink.process.pid),
             worker,
+            sum(cpu_seconds(pid) for pid in webhook_processes(roots)),
         )
         self.samples.append(s)
         return s
@@ -245,6 +250,23 @@ def worker_children(pid: int) -> list[int]:
     return found
 
 
+def webhook_processes(roots: list[int]) -> list[int]:
+    """The webhook processes (smsgate.webhooks.child) below ``roots``, at any depth."""
+    found, todo = [], list(roots)
+    while todo:
+        pid = todo.pop()
+        with contextlib.suppress(OSError):  # it just exited
+            children = [
+                int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+            ]
+            for child in children:
+                if b"smsgate.webhooks.child" in Path(f"/proc/{child}/cmdline").read_bytes():
+                    found.append(child)
+                else:
+                    todo.append(child)
+    return found
+
+
 def rate(samples: Sequence[Sample], t0: float, t1: float, key: str) -> float:
     """Rate of ``key`` (``delivered`` rows or a callback status) between the samples nearest
     to t0 and t1."""
@@ -256,7 +278,7 @@ def rate(samples: Sequence[Sample], t0: float, t1: float, key: str) -> float:
     def value(s: Sample) -> float:
         if key == "rows":
             return s.delivered
-        if key in ("server_cpu", "sink_cpu", "worker_cpu"):
+        if key in ("server_cpu", "sink_cpu", "worker_cpu", "webhook_cpu"):
             return float(getattr(s, key))
         return s.callbacks.get(key, 0)
 
@@ -362,6 +384,7 @@ def run(
     done_at = next(s.t for s in samples if s.callbacks.get("delivered", 0) >= stored)
     n_lat, lat = latencies(db)
     server_cpu = rate(samples, t0, t1, "server_cpu") + rate(samples, t0, t1, "worker_cpu")
+    webhook_cpu = rate(samples, t0, t1, "webhook_cpu")
     stored = _stored(db)
     ok = created.clean and final.delivered == stored and stored >= created.ok
     ok = ok and all(final.callbacks.get(k, 0) == stored for k in STATUSES)
@@ -392,6 +415,9 @@ def run(
         f"{rate(samples, t0, t1, 'worker_cpu'):.2f}) / {rate(samples, t0, t1, 'sink_cpu'):.2f}"
         f" / {wrk_cpu:.2f}; "
         f"{1e6 * server_cpu / max(1.0, rate(samples, t0, t1, 'rows')):,.0f} |",
+        "| of that, the webhook processes (the callbacks' HTTP requests), cores; µs per "
+        f"delivered message | {webhook_cpu:.2f}; "
+        f"{1e6 * webhook_cpu / max(1.0, rate(samples, t0, t1, 'rows')):,.0f} |",
         "| create → delivered latency p50 / p90 / p99 / max (s) | "
         + " / ".join(f"{lat.get(k, 0) / 1000:.2f}" for k in ("p50", "p90", "p99", "max"))
         + " |",
